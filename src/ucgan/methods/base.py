@@ -1,0 +1,150 @@
+"""The method interface: what every GAN method implements, and nothing else.
+
+The training loop (:mod:`ucgan.training`) owns seeding, data sampling, step counting, EMA, grids,
+logging, checkpoints and divergence checks. A method owns its networks, optimisers and one
+``train_step``. Evaluation (:mod:`ucgan.metrics`) only uses ``sample``, ``assign`` and ``mixing``.
+Adding a method = one file in this package defining a subclass decorated with ``@register``, plus a
+config block in params.yaml.
+"""
+from __future__ import annotations
+
+import abc
+import dataclasses
+from typing import Any, ClassVar, Mapping
+
+import numpy as np
+import torch
+from torch import nn
+
+
+@dataclasses.dataclass(frozen=True)
+class DataInfo:
+    """What a method needs to know about the data to build its networks."""
+
+    modality: str                          # "points" | "vector" | "image"
+    shape: tuple[int, ...]                 # per-sample shape, e.g. (2,), (720,), (1, 28, 28)
+    value_range: tuple[float, float] | None  # None = unbounded (linear generator output)
+    num_classes: int                       # K: number of components / codes the paper sets
+    dataset: str = ""
+
+    @classmethod
+    def from_manifest(cls, manifest: Mapping[str, Any]) -> "DataInfo":
+        r = manifest.get("range")
+        return cls(
+            modality=str(manifest["modality"]),
+            shape=tuple(int(s) for s in manifest["shape"]),
+            value_range=None if r is None else (float(r[0]), float(r[1])),
+            num_classes=len(manifest["class_names"]),
+            dataset=str(manifest.get("dataset", "")),
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class MethodConfig:
+    """Fields every method has; methods subclass this with their own hyperparameters."""
+
+    batch_size: int = 64
+    latent_dim: int = 64
+    width: float = 1.0        # channel/width multiplier of the appendix-E networks (CPU profile < 1)
+    num_components: int = 0   # 0 = number of classes of the dataset (the papers' protocol)
+
+    def validate(self, where: str) -> None:
+        from ..config import require
+
+        require(self.batch_size > 0, f"{where}.batch_size", "must be positive")
+        require(self.latent_dim > 0, f"{where}.latent_dim", "must be positive")
+        require(self.width > 0, f"{where}.width", "must be positive")
+        require(self.num_components >= 0, f"{where}.num_components", "must be >= 0 (0 = number of classes)")
+
+
+class Method(abc.ABC):
+    """Base class of all GAN methods.
+
+    Subclasses set ``name`` and ``Config`` and implement the abstract methods. ``state_dict`` is
+    built generically from :meth:`modules`, :meth:`optimizers` and :meth:`extra_state`; everything
+    returned must be tensors or plain Python data so checkpoints load with ``weights_only=True``.
+    """
+
+    name: ClassVar[str] = ""
+    Config: ClassVar[type[MethodConfig]] = MethodConfig
+    #: True for methods that need the pretrain/cluster stage outputs (InfoSCC-GAN, LSC-GAN).
+    needs_encoder: ClassVar[bool] = False
+
+    def __init__(self, cfg: MethodConfig, info: DataInfo, device: torch.device) -> None:
+        self.cfg = cfg
+        self.info = info
+        self.device = device
+
+    # ------------------------------------------------------------------ components
+    @property
+    def num_components(self) -> int:
+        """Number of mixture components / discrete codes / clusters the method generates from."""
+        return self.cfg.num_components or self.info.num_classes
+
+    # ------------------------------------------------------------------ training
+    @abc.abstractmethod
+    def train_step(self, real: torch.Tensor, step: int, total_steps: int) -> dict[str, torch.Tensor]:
+        """One optimisation step on a real batch (already on ``self.device``).
+
+        Returns scalar losses/diagnostics (0-d tensors) keyed by name; the loop checks them for
+        NaN/Inf and logs them. ``step`` counts from 0; ``total_steps`` lets schedules decay.
+        """
+
+    # ------------------------------------------------------------------ generation / inference
+    @abc.abstractmethod
+    def sample(
+        self, n: int, component: int | None = None, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """``n`` samples in the data's value range; from one component when ``component`` is given,
+        else from the learned mixture. A seeded ``generator`` gives fixed noise (sample grids)."""
+
+    def assign(self, x: torch.Tensor) -> torch.Tensor | None:
+        """Component id of each real sample (the method's own rule), or None when it has none
+        (evaluation then uses k-means on :meth:`features`)."""
+        return None
+
+    def features(self, x: torch.Tensor) -> torch.Tensor | None:
+        """Features of real data for the k-means NMI protocol (e.g. D's penultimate layer)."""
+        return None
+
+    def mixing(self) -> np.ndarray | None:
+        """Learned share of each component (sums to 1), or None if the method assumes uniform."""
+        return None
+
+    # ------------------------------------------------------------------ state
+    @abc.abstractmethod
+    def modules(self) -> dict[str, nn.Module]:
+        """Named networks (G, D, E, ...) including EMA copies."""
+
+    @abc.abstractmethod
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """Named optimisers."""
+
+    def extra_state(self) -> dict[str, Any]:
+        """Non-module state (prior parameters, cluster tables, schedules): tensors/plain data only."""
+        return {}
+
+    def load_extra_state(self, state: Mapping[str, Any]) -> None:
+        """Inverse of :meth:`extra_state`."""
+
+    def train(self, mode: bool = True) -> "Method":
+        for m in self.modules().values():
+            m.train(mode)
+        return self
+
+    def eval(self) -> "Method":
+        return self.train(False)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "modules": {k: m.state_dict() for k, m in self.modules().items()},
+            "optimizers": {k: o.state_dict() for k, o in self.optimizers().items()},
+            "extra": self.extra_state(),
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        for k, m in self.modules().items():
+            m.load_state_dict(state["modules"][k])
+        for k, o in self.optimizers().items():
+            o.load_state_dict(state["optimizers"][k])
+        self.load_extra_state(state.get("extra", {}))

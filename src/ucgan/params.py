@@ -1,0 +1,94 @@
+"""The whole of params.yaml, checked at once before any stage does work.
+
+Every stage calls :func:`load` first, so a typo anywhere (``trian:``, ``ratio: [0, 1]``, an unknown
+preset or method) stops the pipeline in a second with a message naming the key, instead of after an
+hour of training in a later stage.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any, Callable
+
+from .config import from_mapping, load_params, require
+from .data.presets import resolve_spec
+from .data.spec import DatasetSpec
+from .data.validate import ValidateConfig
+from .errors import ConfigError
+from .tracking import TrackingConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """``data:`` section."""
+
+    root: str = "data/prepared"
+    raw_root: str = "data/raw"
+    datasets: list[str] = dataclasses.field(default_factory=list)
+    custom: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+
+    def validate(self, where: str) -> None:
+        require(len(set(self.datasets)) == len(self.datasets), f"{where}.datasets", "lists a dataset twice")
+
+    def spec(self, name: str) -> tuple[DatasetSpec, str | None, str]:
+        """Resolve a dataset name: a ``custom`` entry, else a preset."""
+        entry = self.custom.get(name)
+        spec, preset, doc = resolve_spec(name, entry, f"data.custom.{name}" if entry is not None else f"data.datasets[{name}]")
+        if spec.source in ("mnist", "fmnist", "cifar10") and "root" not in spec.source_options:
+            spec = dataclasses.replace(spec, source_options={**spec.source_options, "root": self.raw_root})
+        return spec, preset, doc
+
+
+#: sections other packages add: name -> validator(mapping, full_params) raising ConfigError
+SECTION_CHECKS: dict[str, Callable[[Any, dict[str, Any]], Any]] = {}
+KNOWN_TOP = {"data", "validate", "tracking", "device", "profile"}
+
+
+def register_section(name: str, check: Callable[[Any, dict[str, Any]], Any]) -> None:
+    SECTION_CHECKS[name] = check
+
+
+@dataclasses.dataclass
+class Params:
+    raw: dict[str, Any]
+    data: DataConfig
+    validate: ValidateConfig
+    tracking: TrackingConfig
+    device: str
+
+
+def _import_sections() -> None:
+    """Modules that own a params section register its check on import."""
+    import importlib
+
+    for mod in ("ucgan.stages_params",):
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as exc:
+            if exc.name != mod:
+                raise
+
+
+def load(path: str | os.PathLike[str] = "params.yaml") -> Params:
+    raw = load_params(path)
+    _import_sections()
+    allowed = KNOWN_TOP | set(SECTION_CHECKS)
+    unknown = sorted(set(raw) - allowed)
+    if unknown:
+        from .config import _suggest
+
+        hint = _suggest(unknown[0], allowed)
+        raise ConfigError(f"unknown top-level key {unknown[0]!r} in {path}{hint}; allowed: {sorted(allowed)}")
+    data = from_mapping(DataConfig, raw.get("data"), "data")
+    for name in data.datasets:  # resolves presets and validates every spec now
+        data.spec(name)
+    for name in data.custom:
+        data.spec(name)
+    device = raw.get("device", "auto")
+    if not isinstance(device, str):
+        raise ConfigError(f"device: expected a string such as auto, cpu or cuda, got {device!r}")
+    params = Params(raw=raw, data=data, validate=from_mapping(ValidateConfig, raw.get("validate"), "validate"),
+                    tracking=from_mapping(TrackingConfig, raw.get("tracking"), "tracking"), device=device)
+    for name, check in SECTION_CHECKS.items():
+        check(raw.get(name), raw)
+    return params

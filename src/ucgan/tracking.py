@@ -1,0 +1,149 @@
+"""MLflow tracking: one place that decides where runs go and checks the server before work starts.
+
+Default: a local SQLite store ``mlruns/mlflow.db`` with artifacts in ``mlruns/artifacts`` (nothing
+to start). A team server is used when ``MLFLOW_TRACKING_URI`` is set or ``tracking.uri`` is given in
+params.yaml. A remote URI is probed (``/health``) before any expensive work so an unreachable server
+fails in seconds with a message naming the URI, not after an hour of training.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+from .config import flatten
+from .errors import TrackingError
+
+DEFAULT_DIR = Path("mlruns")
+EXPERIMENT = "ucgan"
+
+
+@dataclasses.dataclass(frozen=True)
+class TrackingConfig:
+    """``tracking:`` section of params.yaml."""
+
+    enabled: bool = True
+    uri: str = ""            # empty: $MLFLOW_TRACKING_URI, else the local SQLite store
+    experiment: str = EXPERIMENT
+    local_dir: str = str(DEFAULT_DIR)
+
+
+def resolve_uri(cfg: TrackingConfig | None = None) -> str:
+    cfg = cfg or TrackingConfig()
+    if cfg.uri:
+        return cfg.uri
+    env = os.environ.get("MLFLOW_TRACKING_URI", "")
+    if env:
+        return env
+    return f"sqlite:///{(Path(cfg.local_dir).resolve() / 'mlflow.db').as_posix()}"
+
+
+def check_reachable(uri: str, timeout: float = 5.0) -> None:
+    """Raise :class:`TrackingError` if an http(s) tracking server does not answer ``/health``."""
+    if not uri.startswith(("http://", "https://")):
+        return
+    url = uri.rstrip("/") + "/health"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:  # noqa: S310 (user-configured URI)
+            if r.status >= 400:
+                raise TrackingError(f"MLflow tracking server {uri} answered HTTP {r.status} on /health")
+    except (urllib.error.URLError, OSError, TimeoutError) as exc:
+        raise TrackingError(
+            f"MLflow tracking server {uri} is unreachable ({exc}). Start it, fix MLFLOW_TRACKING_URI / "
+            "tracking.uri in params.yaml, or unset them to use the local store."
+        ) from exc
+
+
+def setup(cfg: TrackingConfig | None = None) -> str:
+    """Point MLflow at the configured store, create the experiment; returns the tracking URI."""
+    cfg = cfg or TrackingConfig()
+    uri = resolve_uri(cfg)
+    check_reachable(uri)
+    import mlflow
+
+    if uri.startswith("sqlite:///"):
+        Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    try:
+        if mlflow.get_experiment_by_name(cfg.experiment) is None:
+            kwargs: dict[str, Any] = {}
+            if uri.startswith("sqlite:"):
+                art = (Path(cfg.local_dir).resolve() / "artifacts").as_uri()
+                kwargs["artifact_location"] = art
+            mlflow.create_experiment(cfg.experiment, **kwargs)
+        mlflow.set_experiment(cfg.experiment)
+    except Exception as exc:  # server errors, DB locked, permission...
+        raise TrackingError(f"cannot use MLflow experiment {cfg.experiment!r} at {uri}: {exc}") from exc
+    return uri
+
+
+class _NullRun:
+    """Stand-in when tracking is disabled, so callers never branch on it."""
+
+    info = None
+
+    def log_params(self, params: Mapping[str, Any]) -> None: ...
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None: ...
+    def log_artifact(self, path: str | os.PathLike[str], artifact_path: str | None = None) -> None: ...
+    def set_tags(self, tags: Mapping[str, Any]) -> None: ...
+    @property
+    def run_id(self) -> str | None:
+        return None
+
+
+class Run:
+    """Thin wrapper over the active MLflow run with the calls the stages use."""
+
+    def __init__(self, run: Any) -> None:
+        self._run = run
+
+    @property
+    def run_id(self) -> str:
+        return self._run.info.run_id
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        import mlflow
+
+        flat = {k: str(v)[:6000] for k, v in flatten(params).items()}
+        items = list(flat.items())
+        for i in range(0, len(items), 90):
+            mlflow.log_params(dict(items[i:i + 90]))
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        import math
+
+        import mlflow
+
+        clean = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and math.isfinite(float(v))}
+        if clean:
+            mlflow.log_metrics(clean, step=step)
+
+    def log_artifact(self, path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
+        import mlflow
+
+        mlflow.log_artifact(str(path), artifact_path=artifact_path)
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        import mlflow
+
+        mlflow.set_tags({k: str(v) for k, v in tags.items()})
+
+
+@contextlib.contextmanager
+def start_run(
+    run_name: str, cfg: TrackingConfig | None = None, tags: Mapping[str, Any] | None = None
+) -> Iterator[Run | _NullRun]:
+    """Context manager yielding a :class:`Run` (or a no-op run when tracking is disabled)."""
+    cfg = cfg or TrackingConfig()
+    if not cfg.enabled:
+        yield _NullRun()
+        return
+    setup(cfg)
+    import mlflow
+
+    with mlflow.start_run(run_name=run_name, tags={k: str(v) for k, v in (tags or {}).items()}) as r:
+        yield Run(r)
