@@ -83,7 +83,7 @@ def _assert_within_mc(est: torch.Tensor, exact: torch.Tensor, terms: torch.Tenso
     err = (est - exact).abs()
     assert bool((err <= n_se * se + 1e-9).all()), f"max err/se = {(err / se).max():.2f}"
     # And the test is not vacuous: the standard error is small against the gradient itself.
-    assert float(se.max()) < 0.05 * float(exact.abs().max())
+    assert float(se.max()) < 0.1 * float(exact.abs().max())
 
 
 @pytest.fixture(scope="module")
@@ -235,10 +235,10 @@ def test_covariances_stay_symmetric_positive_definite(dtype: torch.dtype) -> Non
     gen = torch.Generator().manual_seed(2)
     for step in range(2000):
         z, _ = p.sample(32, generator=gen)
-        scale = 10.0 ** float(torch.randint(-1, 4, (1,), generator=gen))  # up to 1e3
+        scale = 10.0 ** float(torch.randint(-1, 5, (1,), generator=gen))  # up to 1e4
         g = scale * torch.randn(32, d, generator=gen, dtype=dtype)
         l = scale * torch.randn(32, generator=gen, dtype=dtype)
-        gamma = float(torch.empty(1).uniform_(1e-3, 0.2, generator=gen))
+        gamma = float(torch.empty(1).uniform_(1e-3, 0.5, generator=gen))
         p.stein_step(z, g, l, gamma)  # raises DivergenceError if any Sigma is not PD
         assert torch.equal(p.sigma, p.sigma.transpose(-1, -2))
     eig = torch.linalg.eigvalsh(p.sigma)
@@ -360,3 +360,28 @@ def test_state_dict_roundtrip_weights_only() -> None:
 def test_bad_configuration_is_config_error(kwargs) -> None:
     with pytest.raises(ConfigError):
         GaussianMixturePrior(**kwargs)
+
+
+def test_factor_cache_never_stale() -> None:
+    """The cached Cholesky must follow every way Sigma can change."""
+    p = _prior(k=2, d=3, seed=17)
+    z = torch.randn(8, 3, dtype=DT)
+
+    def reference(q: GaussianMixturePrior) -> torch.Tensor:
+        mvn = torch.distributions.MultivariateNormal(q.mu, covariance_matrix=q.sigma)
+        return torch.softmax(mvn.log_prob(z[:, None, :].to(q.mu.dtype)) + torch.log_softmax(q.rho, 0), 1)
+
+    torch.testing.assert_close(p.responsibilities(z), reference(p))
+    p.sigma.copy_(p.sigma * 2.0)                                   # in-place copy
+    torch.testing.assert_close(p.responsibilities(z), reference(p))
+    p.sigma[1] = torch.eye(3, dtype=DT) * 0.1                      # item assignment
+    torch.testing.assert_close(p.responsibilities(z), reference(p))
+    p.load_state_dict(_prior(k=2, d=3, seed=18).state_dict())      # checkpoint load
+    torch.testing.assert_close(p.responsibilities(z), reference(p))
+    p.stein_step(z, torch.randn(8, 3, dtype=DT), torch.randn(8, dtype=DT), 0.1)  # our own update
+    torch.testing.assert_close(p.responsibilities(z), reference(p))
+    p.sigma.data.mul_(3.0)                                         # bypasses the version counter...
+    p.clear_cache()                                                # ...so it needs clear_cache
+    torch.testing.assert_close(p.responsibilities(z), reference(p))
+    q = p.to(torch.float32)                                        # new tensors
+    torch.testing.assert_close(q.responsibilities(z), reference(q))

@@ -8,9 +8,9 @@ flip, optional rotation, colour jitter, random grayscale, blur off for small ima
 sample, but applies them to the whole batch at once: crop, flip and rotation are folded into one
 affine sampling grid (``grid_sample``), jitter is elementwise. torchvision's v2 transforms cannot
 be used for this: on a batched tensor they draw one set of random parameters for the whole batch.
-Differences to torchvision (documented, deliberate): crops whose aspect would exceed the image are
-clipped instead of re-drawn, and the jitter order is fixed (brightness, contrast, saturation, hue)
-instead of random.
+Differences to torchvision (documented, deliberate): the jitter order is fixed (brightness, contrast,
+saturation, hue) instead of random, hue is rotated in YIQ instead of HSV, and rotation shares the
+crop's bilinear resampling (one interpolation instead of two).
 
 Vectors / 2-D points: Gaussian noise (in units of each feature's std) and random feature masking,
 both in the standardised space.
@@ -93,11 +93,17 @@ class BatchedImageViews:
 
     def _affine(self, n: int, g: torch.Generator) -> torch.Tensor:
         cfg = self.cfg
-        area = _uniform(n, float(cfg.min_scale), 1.0, g)
-        log_r = _uniform(n, math.log(3 / 4), math.log(4 / 3), g)
-        ratio = torch.exp(log_r)
-        w = torch.sqrt(area * ratio).clamp(max=1.0)   # crop width / image width
-        h = torch.sqrt(area / ratio).clamp(max=1.0)
+        # torchvision's RandomResizedCrop: up to 10 draws of (area, aspect), the first crop that fits
+        # the image wins, otherwise the whole image (our square-ish inputs are within the ratio range)
+        tries = 10
+        area = _uniform(n * tries, float(cfg.min_scale), 1.0, g).view(n, tries)
+        ratio = torch.exp(_uniform(n * tries, math.log(3 / 4), math.log(4 / 3), g)).view(n, tries)
+        w_all, h_all = torch.sqrt(area * ratio), torch.sqrt(area / ratio)   # fractions of the image side
+        fits = (w_all <= 1) & (h_all <= 1)
+        first = fits.float().argmax(1, keepdim=True)
+        any_fit = fits.any(1)
+        w = torch.where(any_fit, w_all.gather(1, first).squeeze(1), torch.ones(n))
+        h = torch.where(any_fit, h_all.gather(1, first).squeeze(1), torch.ones(n))
         cx = (torch.rand(n, generator=g) * 2 - 1) * (1 - w)
         cy = (torch.rand(n, generator=g) * 2 - 1) * (1 - h)
         flip = torch.where(_bernoulli(n, float(cfg.hflip_prob), g), -1.0, 1.0)

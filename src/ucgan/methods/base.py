@@ -75,6 +75,12 @@ class Method(abc.ABC):
         self.info = info
         self.device = device
 
+    def attach(self, resources: Mapping[str, Any]) -> None:
+        """Receive pipeline artifacts before training/evaluation. Keys the stages pass:
+        ``encoder_path`` (pretrain stage ``encoder.pt``), ``clusters_path`` (cluster stage
+        ``clusters.npz``), ``classifier_path`` (``classifier.pt``), ``train_x`` (np.ndarray of the
+        training split). Methods with ``needs_encoder`` use them; others ignore them."""
+
     # ------------------------------------------------------------------ components
     @property
     def num_components(self) -> int:
@@ -119,6 +125,11 @@ class Method(abc.ABC):
     @abc.abstractmethod
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """Named optimisers."""
+
+    def ema_modules(self) -> dict[str, nn.Module]:
+        """Networks whose exponential moving average the loop keeps when ``train.ema_decay > 0``
+        (normally the generator). ``sample`` under :func:`ucgan.training.use_ema` uses the averages."""
+        return {}
 
     def extra_state(self) -> dict[str, Any]:
         """Non-module state (prior parameters, cluster tables, schedules): tensors/plain data only."""

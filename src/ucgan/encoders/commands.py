@@ -1,0 +1,30 @@
+"""``ucgan pretrain`` — click command around :func:`ucgan.encoders.simclr.pretrain`."""
+from __future__ import annotations
+
+import json
+
+import click
+
+from ..config import DEFAULT_PARAMS, from_mapping, load_params
+from ..tracking import TrackingConfig
+
+
+@click.command("pretrain")
+@click.option("--dataset", required=True, help="prepared dataset name (data/prepared/<dataset>)")
+@click.option("--params", "params_path", default=DEFAULT_PARAMS, show_default=True,
+              help="params.yaml; reads `pretrain` (+ `pretrain.overrides.<dataset>`) and `tracking`")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N")
+@click.option("--prepared-root", default="data/prepared", show_default=True)
+@click.option("--out", "out_dir", default=None, help="output folder [default: models/encoders/<dataset>]")
+def pretrain_command(dataset: str, params_path: str, device: str, prepared_root: str, out_dir: str | None) -> None:
+    """SimCLR-pretrain the encoder of DATASET (InfoSCC-GAN stage 1; resumes from ckpt.pt)."""
+    from ..env import resolve_device
+    from .config import load_pretrain_config
+    from .simclr import pretrain
+
+    params = load_params(params_path)
+    cfg = load_pretrain_config(params, dataset)
+    tracking = from_mapping(TrackingConfig, params.get("tracking"), "tracking")
+    metrics = pretrain(dataset, cfg, prepared_root, out_dir or f"models/encoders/{dataset}",
+                       resolve_device(device), tracking)
+    click.echo(json.dumps(metrics, indent=2, default=str))

@@ -1,0 +1,199 @@
+"""The `train` and `evaluate` pipeline stages (what dvc.yaml runs for every dataset x method x seed).
+
+Outputs:
+* ``models/<dataset>/<method>-s<seed>/``: ``model.pt`` (tensors + plain data: method state, EMA,
+  resolved config, data info), ``losses.csv`` (DVC plot), ``train.json``, ``run.json`` (MLflow run
+  id), ``grids/final.png`` (samples per component).
+* ``metrics/<dataset>/<method>-s<seed>.json``: the metrics contract (fid, icfid, icfid_per_class,
+  assignment, nmi, mixing_true/learned/l1, mode metrics for 2-D data, extractor id, sample counts).
+
+Resumable checkpoints live outside DVC's outputs (``checkpoints/``) so that DVC's clean-up before
+a re-run cannot delete them; a checkpoint is only resumed when its config+data fingerprint matches.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+import torch
+
+from .config import to_dict
+from .data.dataset import load_split
+from .env import resolve_device, seed_everything
+from .errors import UcganError
+from .io import read_json, torch_load, write_json
+from .methods import DataInfo, Method, get_method
+
+PARAMS_OPTION = click.option("--params", "params_path", default="params.yaml", show_default=True,
+                             type=click.Path(dir_okay=False), help="Pipeline parameters file.")
+
+
+def run_name(dataset: str, method: str, seed: int) -> str:
+    return f"{method}-s{seed}"
+
+
+def pipeline_resources(dataset: str) -> dict[str, Any]:
+    """Paths of the pretrain/cluster outputs a method may use (present or not)."""
+    return {
+        "encoder_path": Path("models/encoders") / dataset / "encoder.pt",
+        "clusters_path": Path("models/clusters") / dataset / "clusters.npz",
+        "classifier_path": Path("models/clusters") / dataset / "classifier.pt",
+    }
+
+
+def build_method(name: str, cfg: Any, info: DataInfo, device: torch.device, resources: dict[str, Any]) -> Method:
+    cls = get_method(name)
+    if cls.needs_encoder:
+        missing = [str(p) for k, p in resources.items() if k.endswith("_path") and not Path(p).is_file()]
+        if missing:
+            raise UcganError(f"method {name} needs the pretrain/cluster outputs {missing}; run "
+                             f"`dvc repro cluster@{info.dataset}` (or `ucgan pretrain` and `ucgan cluster`) first.")
+    m = cls(cfg, info, device)
+    m.attach(resources)
+    return m
+
+
+def train_one(params_path: str, dataset: str, method: str, seed: int, device_spec: str | None = None,
+              stop_after: int | None = None) -> dict[str, Any]:
+    from . import params as P
+    from . import tracking
+    from .stages_params import _check_train, method_config
+    from .training import config_fingerprint, train
+
+    prm = P.load(params_path)
+    tsec = _check_train(prm.raw.get("train"), prm.raw)
+    cfg = method_config(prm.raw, method, dataset)
+    loop = tsec.loop(dataset)
+    device = resolve_device(device_spec or prm.device)
+    split = load_split(dataset, "train", prm.data.root)
+    info = DataInfo.from_manifest({**split.manifest, "dataset": dataset})
+    out = Path(tsec.out_root) / dataset / run_name(dataset, method, seed)
+    ckpt = Path(tsec.checkpoint_root) / dataset / f"{run_name(dataset, method, seed)}.pt"
+    fingerprint = config_fingerprint({"method": method, "cfg": cfg, "loop": loop, "seed": seed,
+                                      "data": split.manifest["content_hash"], "device": device.type})
+    resources = {**pipeline_resources(dataset), "train_x": split.x}
+    with tracking.start_run(f"{dataset}-{method}-s{seed}", prm.tracking,
+                            tags={"dataset": dataset, "method": method, "seed": seed, "stage": "train"}) as run:
+        seed_everything(seed)
+        m = build_method(method, cfg, info, device, resources)
+        run.log_params({"method": method, "dataset": dataset, "seed": seed, "device": str(device),
+                        "config": to_dict(cfg), "loop": to_dict(loop), "data_hash": split.manifest["content_hash"]})
+        meta = {"method": method, "dataset": dataset, "seed": seed, "config": to_dict(cfg),
+                "info": dataclasses.asdict(info), "run_id": run.run_id}
+        res = train(m, split.x, loop, seed, out, ckpt, run=run, fingerprint=fingerprint,
+                    real_for_plots=split.x[:5000] if info.modality == "points" else None,
+                    stop_after=stop_after, meta=meta)
+        write_json(out / "run.json", {"run_id": run.run_id, "dataset": dataset, "method": method, "seed": seed})
+        run.log_metrics({"train_seconds": res.seconds, "train_images_per_second": res.images_per_second})
+        run.log_artifact(out / "losses.csv")
+    return dataclasses.asdict(res)
+
+
+def load_trained(model_dir: str | Path, device: torch.device) -> tuple[Method, dict[str, Any] | None, dict[str, Any]]:
+    """Rebuild a trained method from ``model.pt`` alone (tensors + plain data, weights_only)."""
+    from .config import from_mapping
+
+    ck = torch_load(Path(model_dir) / "model.pt", map_location=device)
+    meta = ck["meta"]
+    cls = get_method(meta["method"])
+    cfg = from_mapping(cls.Config, meta["config"], f"{model_dir}/model.pt config")
+    i = meta["info"]
+    info = DataInfo(modality=i["modality"], shape=tuple(i["shape"]),
+                    value_range=None if i["value_range"] is None else tuple(i["value_range"]),
+                    num_classes=int(i["num_classes"]), dataset=i.get("dataset", ""))
+    m = build_method(meta["method"], cfg, info, device, pipeline_resources(info.dataset))
+    m.load_state_dict(ck["method_state"])
+    m.eval()
+    return m, ck.get("ema"), meta
+
+
+def evaluate_one(params_path: str, dataset: str, method: str, seed: int, device_spec: str | None = None) -> dict[str, Any]:
+    from . import params as P
+    from . import tracking
+    from .metrics.cache import StatsCache
+    from .metrics.suite import evaluate_method
+    from .stages_params import EvaluateSection, _check_train, eval_profile
+    from .config import from_mapping
+    from .training import use_ema
+
+    prm = P.load(params_path)
+    tsec = _check_train(prm.raw.get("train"), prm.raw)
+    esec = from_mapping(EvaluateSection, prm.raw.get("evaluate"), "evaluate")
+    profile = eval_profile(prm.raw, dataset)
+    device = resolve_device(device_spec or prm.device)
+    model_dir = Path(tsec.out_root) / dataset / run_name(dataset, method, seed)
+    m, ema_state, meta = load_trained(model_dir, device)
+    train_split = load_split(dataset, "train", prm.data.root)
+    test_split = load_split(dataset, "test", prm.data.root)
+    encoder = None
+    res_paths = pipeline_resources(dataset)
+    if profile.extractor == "encoder":
+        from .encoders import load_encoder
+
+        if not Path(res_paths["encoder_path"]).is_file():
+            raise UcganError(f"evaluate.extractor 'encoder' needs {res_paths['encoder_path']}; run `dvc repro pretrain@{dataset}` first")
+        encoder = load_encoder(res_paths["encoder_path"], device)
+    t0 = time.perf_counter()
+    seed_everything(seed)
+    with use_ema(m, ema_state):
+        result = evaluate_method(m, train_split, test_split, profile, StatsCache(esec.cache_dir), device,
+                                 encoder=encoder, dataset=dataset)
+    result = {"dataset": dataset, "method": method, "seed": seed, "model": str(model_dir / "model.pt"),
+              "ema": ema_state is not None, **result, "eval_seconds": round(time.perf_counter() - t0, 2)}
+    out = Path(esec.out_root) / dataset / f"{run_name(dataset, method, seed)}.json"
+    write_json(out, result)
+    run_id = (read_json(model_dir / "run.json") if (model_dir / "run.json").is_file() else {}).get("run_id")
+    if prm.tracking.enabled and run_id:
+        import mlflow
+
+        tracking.setup(prm.tracking)
+        with mlflow.start_run(run_id=run_id):
+            scalars = {k: v for k, v in result.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+            tracking.Run(mlflow.active_run()).log_metrics(scalars)
+            mlflow.log_artifact(str(out), artifact_path="metrics")
+    return result
+
+
+@click.command("train")
+@PARAMS_OPTION
+@click.option("--dataset", required=True, help="Dataset name (prepared).")
+@click.option("--method", required=True, help="Method name (`ucgan methods` lists them).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", "device_spec", default=None, help="auto | cpu | cuda[:N] (default: params device).")
+def train_command(params_path: str, dataset: str, method: str, seed: int, device_spec: str | None) -> None:
+    """Train one method on one dataset with one seed (resumes an interrupted run)."""
+    res = train_one(params_path, dataset, method, seed, device_spec)
+    click.echo(f"trained {method} on {dataset} (seed {seed}): {res['steps']} steps, "
+               f"{res['images_per_second']:.0f} img/s, {res['seconds']:.1f} s -> models/{dataset}/{method}-s{seed}/")
+
+
+@click.command("evaluate")
+@PARAMS_OPTION
+@click.option("--dataset", required=True)
+@click.option("--method", required=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", "device_spec", default=None, help="auto | cpu | cuda[:N] (default: params device).")
+def evaluate_command(params_path: str, dataset: str, method: str, seed: int, device_spec: str | None) -> None:
+    """Score a trained method: FID, ICFID, NMI, learned-vs-true mixing, mode metrics."""
+    r = evaluate_one(params_path, dataset, method, seed, device_spec)
+    nmi = r.get("nmi")
+    click.echo(f"{method} on {dataset} (seed {seed}): FID {r['fid']:.3f}, ICFID {r['icfid']:.3f}, "
+               f"NMI {nmi if nmi is None else round(nmi, 3)}, mixing L1 {r.get('mixing_l1')} [{r['extractor']}] "
+               f"-> metrics/{dataset}/{method}-s{seed}.json")
+
+
+@click.command("methods")
+def methods_command() -> None:
+    """List the registered GAN methods."""
+    from .methods import available
+
+    for name in available():
+        cls = get_method(name)
+        doc = (cls.__doc__ or (__import__(cls.__module__).__doc__) or "").strip().splitlines()
+        click.echo(f"{name:10s} {doc[0] if doc else ''}")
+
+
+STAGE_COMMANDS = [train_command, evaluate_command, methods_command]

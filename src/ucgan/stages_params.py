@@ -1,0 +1,106 @@
+"""params.yaml sections of the training/evaluation stages, checked with the rest of the file.
+
+``methods.<name>`` holds ``default`` hyperparameters and per-dataset overrides under
+``datasets.<dataset>`` (the papers' appendix settings), merged in that order and checked against the
+method's own config dataclass, so a typo in any method block fails every stage up front.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Mapping
+
+from .config import from_mapping, require
+from .errors import ConfigError
+from .methods import MethodConfig, available, get_method
+from .params import register_section
+from .training import LoopConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainSection(LoopConfig):
+    """``train:`` — the run matrix (dataset x method x seed) plus the loop settings."""
+
+    datasets: list[str] = dataclasses.field(default_factory=list)
+    methods: list[str] = dataclasses.field(default_factory=list)
+    seeds: list[int] = dataclasses.field(default_factory=lambda: [0])
+    steps_per_dataset: dict[str, int] = dataclasses.field(default_factory=dict)  # overrides `steps`
+    out_root: str = "models"
+    checkpoint_root: str = "checkpoints"
+
+    def loop(self, dataset: str) -> LoopConfig:
+        fields = {f.name for f in dataclasses.fields(LoopConfig)}
+        kw = {k: getattr(self, k) for k in fields}
+        kw["steps"] = self.steps_per_dataset.get(dataset, self.steps)
+        return LoopConfig(**kw)
+
+    def validate(self, where: str) -> None:
+        super().validate(where)
+        require(all(v > 0 for v in self.steps_per_dataset.values()), f"{where}.steps_per_dataset", "steps must be positive")
+        for m in self.methods:
+            if m not in available():
+                raise ConfigError(f"{where}.methods: unknown method {m!r}; available: {', '.join(available())}")
+
+
+@dataclasses.dataclass(frozen=True)
+class MethodBlock:
+    default: dict[str, Any] = dataclasses.field(default_factory=dict)
+    datasets: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+
+
+def method_config(raw_params: Mapping[str, Any], method: str, dataset: str) -> MethodConfig:
+    """The resolved hyperparameters of ``method`` on ``dataset`` (default, then dataset override)."""
+    cls = get_method(method)
+    block = from_mapping(MethodBlock, (raw_params.get("methods") or {}).get(method), f"methods.{method}")
+    merged = {**block.default, **block.datasets.get(dataset, {})}
+    where = f"methods.{method}.datasets.{dataset}" if dataset in block.datasets else f"methods.{method}.default"
+    return from_mapping(cls.Config, merged, where)
+
+
+def _check_train(section: Any, raw: dict[str, Any]) -> TrainSection:
+    t = from_mapping(TrainSection, section, "train")
+    known = set((raw.get("data") or {}).get("datasets") or []) | set(((raw.get("data") or {}).get("custom") or {}))
+    for d in t.datasets:
+        require(d in known, "train.datasets", f"{d!r} is not listed under data.datasets or data.custom")
+    return t
+
+
+def _check_methods(section: Any, raw: dict[str, Any]) -> None:
+    if section is None:
+        return
+    if not isinstance(section, Mapping):
+        raise ConfigError("methods: expected a mapping method name -> {default: {...}, datasets: {...}}")
+    for name in section:
+        get_method(name)  # unknown method -> ConfigError listing the available ones
+    t = from_mapping(TrainSection, raw.get("train"), "train")
+    for m in set(section) | set(t.methods):
+        for d in t.datasets or [""]:
+            method_config(raw, m, d)
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluateSection:
+    """``evaluate:`` — which extractor and how many samples; per-dataset overrides."""
+
+    default: dict[str, Any] = dataclasses.field(default_factory=dict)
+    datasets: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    cache_dir: str = ".ucgan-cache/stats"
+    out_root: str = "metrics"
+
+
+def eval_profile(raw_params: Mapping[str, Any], dataset: str) -> Any:
+    from .metrics.suite import EvalProfile
+
+    sec = from_mapping(EvaluateSection, raw_params.get("evaluate"), "evaluate")
+    merged = {**sec.default, **sec.datasets.get(dataset, {})}
+    return from_mapping(EvalProfile, merged, f"evaluate.datasets.{dataset}" if dataset in sec.datasets else "evaluate.default")
+
+
+def _check_evaluate(section: Any, raw: dict[str, Any]) -> None:
+    sec = from_mapping(EvaluateSection, section, "evaluate")
+    for d in set(sec.datasets) | {""}:
+        eval_profile(raw, d)
+
+
+register_section("train", _check_train)
+register_section("methods", _check_methods)
+register_section("evaluate", _check_evaluate)

@@ -1,0 +1,363 @@
+"""The one training loop every method runs in.
+
+A method owns its networks, optimisers and ``train_step``; this loop owns everything else: seeding,
+the data sampler, step counting in images seen, EMA of the generator, periodic sample grids with
+fixed noise per component, progress with images per second, MLflow logging, atomic checkpoints
+(every N steps and on SIGINT/SIGTERM) with optimizer, RNG, sampler and EMA state so that a resumed
+run continues exactly where it stopped, and the NaN/Inf guard that stops with the last good
+checkpoint kept.
+"""
+from __future__ import annotations
+
+import contextlib
+import csv
+import dataclasses
+import hashlib
+import json
+import math
+import random
+import signal
+import time
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import numpy as np
+import torch
+from torch import nn
+
+from .config import require, to_dict
+from .errors import DivergenceError, UcganError
+from .io import atomic_path, torch_load, torch_save, write_json
+from .methods.base import Method
+
+CHECKPOINT_VERSION = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class LoopConfig:
+    """``train:`` loop settings (the matrix keys datasets/methods/seeds live beside them)."""
+
+    steps: int = 2000                 # optimisation steps (each = one method.train_step)
+    log_every: int = 50               # losses to MLflow / losses.csv every N steps
+    grid_every: int = 0               # sample grids every N steps (0 = only at the end)
+    ckpt_every: int = 500             # resumable checkpoint every N steps
+    ema_decay: float = 0.0            # EMA of the generator (0 = off); sampling/eval use the EMA
+    grid_per_component: int = 8       # samples per component row in the grids
+    progress: bool = True             # tqdm progress bar
+
+    def validate(self, where: str) -> None:
+        require(self.steps > 0, f"{where}.steps", "must be positive")
+        require(self.log_every > 0, f"{where}.log_every", "must be positive")
+        require(self.grid_every >= 0, f"{where}.grid_every", "must be >= 0")
+        require(self.ckpt_every > 0, f"{where}.ckpt_every", "must be positive")
+        require(0.0 <= self.ema_decay < 1.0, f"{where}.ema_decay", "must be in [0, 1)")
+        require(self.grid_per_component > 0, f"{where}.grid_per_component", "must be positive")
+
+
+# --------------------------------------------------------------------------- RNG state
+def rng_state() -> dict[str, Any]:
+    """All RNG states as tensors/plain data (loadable with weights_only=True)."""
+    _, key, pos, has_gauss, gauss = np.random.get_state(legacy=True)
+    st: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy": {"key": torch.from_numpy(np.asarray(key, dtype=np.int64)), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "gauss": float(gauss)},
+        "python": json.dumps(random.getstate()),
+    }
+    if torch.cuda.is_available():
+        st["cuda"] = torch.cuda.get_rng_state_all()
+    return st
+
+
+def set_rng_state(st: Mapping[str, Any]) -> None:
+    torch.set_rng_state(st["torch"].cpu())
+    n = st["numpy"]
+    np.random.set_state(("MT19937", n["key"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
+    py = json.loads(st["python"])
+    random.setstate((py[0], tuple(py[1]), py[2]))
+    if "cuda" in st and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([t.cpu() for t in st["cuda"]])
+
+
+# --------------------------------------------------------------------------- EMA
+class EMA:
+    """Exponential moving average of the parameters and buffers of some modules."""
+
+    def __init__(self, modules: Mapping[str, nn.Module], decay: float) -> None:
+        self.modules = dict(modules)
+        self.decay = decay
+        self.shadow = {k: {n: t.detach().clone() for n, t in m.state_dict().items()} for k, m in self.modules.items()}
+
+    @torch.no_grad()
+    def update(self) -> None:
+        for k, m in self.modules.items():
+            for n, t in m.state_dict().items():
+                s = self.shadow[k][n]
+                if t.dtype.is_floating_point:
+                    s.lerp_(t.detach(), 1.0 - self.decay)
+                else:
+                    s.copy_(t)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"decay": self.decay, "shadow": self.shadow}
+
+    def load_state_dict(self, st: Mapping[str, Any]) -> None:
+        for k in self.shadow:
+            for n in self.shadow[k]:
+                self.shadow[k][n].copy_(st["shadow"][k][n])
+
+    @contextlib.contextmanager
+    def swapped(self) -> Iterator[None]:
+        """Temporarily load the averages into the live modules."""
+        backup = {k: {n: t.detach().clone() for n, t in m.state_dict().items()} for k, m in self.modules.items()}
+        for k, m in self.modules.items():
+            m.load_state_dict(self.shadow[k])
+        try:
+            yield
+        finally:
+            for k, m in self.modules.items():
+                m.load_state_dict(backup[k])
+
+
+@contextlib.contextmanager
+def use_ema(method: Method, ema_state: Mapping[str, Any] | None) -> Iterator[None]:
+    """Evaluate/sample with the EMA weights stored in a model file (no-op when there are none)."""
+    if not ema_state:
+        yield
+        return
+    ema = EMA(method.ema_modules(), float(ema_state["decay"]))
+    ema.load_state_dict(ema_state)
+    with ema.swapped():
+        yield
+
+
+# --------------------------------------------------------------------------- sample grids
+@torch.no_grad()
+def component_samples(method: Method, per_component: int, seed: int = 1234) -> list[torch.Tensor]:
+    """Fixed-noise samples from every component (same seed every call, so grids are comparable)."""
+    out = []
+    was_training = {k: m.training for k, m in method.modules().items()}
+    method.eval()
+    try:
+        for c in range(method.num_components):
+            g = torch.Generator(device=method.device).manual_seed(seed + c)
+            out.append(method.sample(per_component, component=c, generator=g).detach().float().cpu())
+    finally:
+        for k, m in method.modules().items():
+            m.train(was_training[k])
+    return out
+
+
+def save_grid(samples: list[torch.Tensor], path: Path, modality: str, value_range: tuple[float, float] | None,
+              real: np.ndarray | None = None, title: str = "") -> Path:
+    """One row per component (images) or one colour per component (2-D points)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if modality == "image":
+        import torchvision.utils as vutils
+
+        x = torch.cat(samples)
+        lo, hi = value_range or (float(x.min()), float(x.max()))
+        x = ((x - lo) / max(hi - lo, 1e-8)).clamp(0, 1)
+        with atomic_path(path, suffix=".png") as tmp:
+            vutils.save_image(x, str(tmp), nrow=len(samples[0]), padding=1, format="png")
+        return path
+    fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
+    if modality == "points":
+        if real is not None:
+            ax.scatter(real[:, 0], real[:, 1], s=1, c="lightgray", alpha=0.5, label="real")
+        cmap = plt.get_cmap("tab20" if len(samples) > 10 else "tab10")
+        for c, s in enumerate(samples):
+            ax.scatter(s[:, 0].numpy(), s[:, 1].numpy(), s=4, color=cmap(c % cmap.N), label=f"c{c}")
+        ax.set_aspect("equal")
+    else:  # vectors: one heat-map row per sample, components stacked
+        ax.imshow(torch.cat(samples).numpy(), aspect="auto", interpolation="nearest")
+        ax.set_ylabel("samples (grouped by component)")
+    ax.set_title(title)
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, format="png", bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+# --------------------------------------------------------------------------- the loop
+class _StopRequest:
+    """SIGINT/SIGTERM set a flag; the loop checkpoints at the end of the current step and exits."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._old: dict[int, Any] = {}
+
+    def __enter__(self) -> "_StopRequest":
+        for s in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._old[s] = signal.signal(s, self._handle)
+            except ValueError:  # not in the main thread (e.g. inside a Prefect task): no handlers
+                pass
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.signum = signum
+
+    def __exit__(self, *exc: Any) -> None:
+        for s, h in self._old.items():
+            signal.signal(s, h)
+
+
+class TrainingInterrupted(UcganError):
+    """Raised after a signal once the checkpoint is safely written."""
+
+
+def config_fingerprint(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(to_dict(obj), sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+@dataclasses.dataclass
+class TrainResult:
+    steps: int
+    images_seen: int
+    seconds: float
+    images_per_second: float
+    resumed_from: int
+    final_losses: dict[str, float]
+
+
+def train(
+    method: Method,
+    data: np.ndarray | torch.Tensor,
+    cfg: LoopConfig,
+    seed: int,
+    out_dir: str | Path,
+    checkpoint_path: str | Path,
+    run: Any = None,
+    fingerprint: str = "",
+    real_for_plots: np.ndarray | None = None,
+    stop_after: int | None = None,
+    meta: Mapping[str, Any] | None = None,
+) -> TrainResult:
+    """Train ``method`` on ``data`` for ``cfg.steps`` steps; resumes from ``checkpoint_path`` when it
+    holds a run with the same ``fingerprint`` (config + data hash).
+
+    ``stop_after`` simulates an interruption after that many steps (tests); the checkpoint is then
+    written exactly as on SIGTERM.
+    """
+    out = Path(out_dir)
+    ckpt_path = Path(checkpoint_path)
+    device = method.device
+    x_all = torch.as_tensor(data, dtype=torch.float32).to(device)
+    n = x_all.shape[0]
+    bs = method.cfg.batch_size
+    require(n >= 1, "data", "the training split is empty")
+
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+    random.seed(seed)
+    sampler = torch.Generator(device="cpu").manual_seed(seed + 7919)
+    ema = EMA(method.ema_modules(), cfg.ema_decay) if cfg.ema_decay > 0 and method.ema_modules() else None
+
+    start = 0
+    history: list[dict[str, float]] = []
+    if ckpt_path.is_file():
+        ck = torch_load(ckpt_path, map_location=device)
+        if ck.get("fingerprint") == fingerprint and ck.get("version") == CHECKPOINT_VERSION:
+            method.load_state_dict(ck["method"])
+            if ema is not None and ck.get("ema"):
+                ema.load_state_dict(ck["ema"])
+            sampler.set_state(ck["sampler"].cpu())
+            set_rng_state(ck["rng"])
+            start = int(ck["step"])
+            history = list(ck.get("history", []))
+            print(f"resuming from {ckpt_path} at step {start}/{cfg.steps}")
+        else:
+            print(f"ignoring {ckpt_path}: it belongs to a different configuration or data")
+
+    def save_checkpoint(step: int) -> None:
+        torch_save(ckpt_path, {
+            "version": CHECKPOINT_VERSION, "fingerprint": fingerprint, "step": step,
+            "method": method.state_dict(), "ema": ema.state_dict() if ema else None,
+            "sampler": sampler.get_state(), "rng": rng_state(), "history": history,
+        })
+
+    from tqdm.auto import tqdm
+
+    method.train()
+    t0 = time.perf_counter()
+    last_t, last_step = t0, start
+    losses_f: dict[str, float] = {}
+    step = start
+    import sys
+
+    tty = sys.stderr.isatty()  # under DVC/CI/Prefect logs: a line every 30 s instead of a live bar
+    with _StopRequest() as stop, tqdm(total=cfg.steps, initial=start, disable=not cfg.progress,
+                                      desc=f"{method.name}", unit="step", dynamic_ncols=tty,
+                                      mininterval=0.5 if tty else 30.0, maxinterval=60.0 if tty else 120.0) as bar:
+        for step in range(start, cfg.steps):
+            idx = torch.randint(0, n, (bs,), generator=sampler)
+            losses = method.train_step(x_all[idx.to(device)], step, cfg.steps)
+            losses_f = {k: float(v.detach()) if isinstance(v, torch.Tensor) else float(v) for k, v in losses.items()}
+            bad = [k for k, v in losses_f.items() if not math.isfinite(v)]
+            if bad:
+                raise DivergenceError(
+                    f"{method.name}: loss {bad[0]!r} became {losses_f[bad[0]]} at step {step} "
+                    f"({step * bs} images seen). Training stopped; the last good checkpoint "
+                    f"{'is ' + str(ckpt_path) if ckpt_path.is_file() else 'does not exist yet'}. Lower the learning "
+                    "rates or raise the gradient penalty in params.yaml, then re-run.")
+            if ema is not None:
+                ema.update()
+            done = step + 1
+            bar.update(1)
+            if done % cfg.log_every == 0 or done == cfg.steps:
+                now = time.perf_counter()
+                ips = (done - last_step) * bs / max(now - last_t, 1e-9)
+                last_t, last_step = now, done
+                row = {"step": done, "images": done * bs, **losses_f, "images_per_second": ips}
+                history.append(row)
+                bar.set_postfix({k: f"{v:.3g}" for k, v in list(losses_f.items())[:4]} | {"img/s": f"{ips:.0f}"})
+                if run is not None:
+                    run.log_metrics({**losses_f, "images_per_second": ips}, step=done)
+                    mix = method.mixing()
+                    if mix is not None:
+                        run.log_metrics({f"mixing_{i}": float(p) for i, p in enumerate(mix)}, step=done)
+            if cfg.grid_every and done % cfg.grid_every == 0 and done < cfg.steps:
+                _grid(method, ema, cfg, out / "grids" / f"step{done:07d}.png", real_for_plots, run, done)
+            if done % cfg.ckpt_every == 0 and done < cfg.steps:
+                save_checkpoint(done)
+            if stop.signum is not None or (stop_after is not None and done >= stop_after):
+                save_checkpoint(done)
+                raise TrainingInterrupted(
+                    f"training of {method.name} interrupted at step {done}/{cfg.steps}; checkpoint saved to "
+                    f"{ckpt_path}. Re-run the same command to resume.")
+    seconds = time.perf_counter() - t0
+    images = (cfg.steps - start) * bs
+    _grid(method, ema, cfg, out / "grids" / "final.png", real_for_plots, run, cfg.steps)
+    with atomic_path(out / "losses.csv", suffix=".csv") as tmp:
+        with tmp.open("w", newline="") as f:
+            keys = sorted({k for r in history for k in r}, key=lambda k: (k not in ("step", "images"), k))
+            w = csv.DictWriter(f, fieldnames=keys)
+            w.writeheader()
+            w.writerows(history)
+    torch_save(out / "model.pt", {
+        "version": CHECKPOINT_VERSION, "method": method.name, "method_state": method.state_dict(),
+        "ema": ema.state_dict() if ema else None, "step": cfg.steps, "fingerprint": fingerprint,
+        "meta": dict(meta or {}),
+    })
+    result = TrainResult(steps=cfg.steps, images_seen=cfg.steps * bs, seconds=round(seconds, 3),
+                         images_per_second=round(images / max(seconds, 1e-9), 1), resumed_from=start,
+                         final_losses=losses_f)
+    write_json(out / "train.json", dataclasses.asdict(result))
+    with contextlib.suppress(FileNotFoundError):
+        ckpt_path.unlink()  # the run is complete: model.pt is the artifact
+    return result
+
+
+def _grid(method: Method, ema: EMA | None, cfg: LoopConfig, path: Path, real: np.ndarray | None, run: Any, step: int) -> None:
+    ctx = ema.swapped() if ema is not None else contextlib.nullcontext()
+    with ctx:
+        samples = component_samples(method, cfg.grid_per_component if method.info.modality != "points" else 400)
+    save_grid(samples, path, method.info.modality, method.info.value_range, real, title=f"{method.name} step {step}")
+    if run is not None:
+        run.log_artifact(path, artifact_path="grids")
