@@ -66,3 +66,14 @@ def g_nonsaturating(fake_out: torch.Tensor) -> torch.Tensor:
 def g_wasserstein(fake_out: torch.Tensor) -> torch.Tensor:
     """Also the G loss of the hinge formulation (-D(G(z)))."""
     return -fake_out.mean()
+
+
+def class_logit(out: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """The output of a K-headed discriminator at each sample's class, shape (N,).
+
+    ``labels`` is either class ids (N,) (Self-Conditioned GAN's mask, §4.1) or a one-hot / weight
+    matrix (N, K): the inner product ``D(x) . c`` of CGPGAN's CAGAN loss (Eq. 11-12).
+    """
+    if labels.dim() == 1:
+        return out.gather(1, labels.long().view(-1, 1)).squeeze(1)
+    return (out * labels.to(out.dtype)).sum(1)

@@ -60,10 +60,12 @@ class WGAN(Method):
             (d_adv + self.cfg.penalty_weight * pen).backward()
             self.opt_d.step()
         z = torch.randn(b, self.cfg.latent_dim, device=self.device)
+        self.D.requires_grad_(False)  # only G's gradients are needed here
         g_loss = g_wasserstein(self.D(self.G(z)))
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         self.opt_g.step()
+        self.D.requires_grad_(True)
         return {"d_loss": d_adv.detach(), "penalty": pen.detach(), "g_loss": g_loss.detach()}
 
     @torch.no_grad()

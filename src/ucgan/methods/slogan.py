@@ -1,0 +1,268 @@
+"""SLOGAN: Stein Latent Optimization for GANs (Hwang et al., ICLR 2022).
+
+A Gaussian-mixture latent prior whose means, full covariances and mixing logits are learned by
+Stein / implicit-reparameterisation gradient estimates (§3.1-3.2, Algorithm 1; the maths is in
+:mod:`ucgan.priors.gmm`), an encoder E trained with the U2C contrastive loss (Eq. 10) with the
+additive angular margin of appendix D.1 on Gumbel-softmax-selected prototypes, SimCLR on generated
+data for colour images (D.4), and a Lipschitz-penalised critic (appendix E.1).
+
+One step follows the official code's order: one critic update, then one *simultaneous* update of G,
+E and the prior computed from the same forward pass (all gradients before any parameter changes).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..config import require
+from ..errors import ConfigError, DataError
+from ..nets import build_discriminator, build_encoder, build_generator
+from ..priors.gmm import GaussianMixturePrior
+from . import register
+from .base import DataInfo, Method, MethodConfig
+from .diffaug import diff_augment
+from .losses import d_hinge, d_wasserstein, gradient_penalty, lipschitz_penalty
+
+
+@dataclasses.dataclass(frozen=True)
+class SLOGANConfig(MethodConfig):
+    """Hyperparameters (appendix E; defaults = MNIST-2 / CIFAR: eta 1e-4, gamma 2e-3, lambda 4, s 4, m 0.5)."""
+
+    lr: float = 1e-4                     # eta: G and E learning rate (Adam)
+    d_lr_mult: float = 4.0               # D at 4 eta (TTUR, E.1)
+    betas: tuple[float, float] = (0.0, 0.9)  # official code's Adam betas
+    gamma: float = 2e-3                  # prior learning rate: covariances and logits; means at mu_lr_mult * gamma
+    mu_lr_mult: float = 10.0
+    mu_init_std: float = 0.1
+    covariance_grad_factor: float = 0.5  # 0.5 = paper Eq. 4; 1.0 = official code (see ucgan.priors.gmm)
+    lr_decay: bool = True                # all learning rates decay linearly to 0 (official code)
+    u2c: bool = True                     # ablation switch (Table 3/8)
+    u2c_weight: float = 4.0              # lambda
+    u2c_scale: float = 4.0               # s (feature scale, A.3 Table 10)
+    u2c_margin: float = 0.5              # m (additive angular margin, D.1)
+    u2c_decay_end: float = 1.0           # lambda and m reach 0 at this fraction of training (synthetic: 0.2)
+    u2c_floor: float = 0.0               # ours, not the paper's: keep this fraction of lambda and m after the
+                                         # decay, so components that claimed a mode keep it (0 = paper)
+    gumbel_tau: float = 0.01             # Gumbel-softmax temperature on the responsibilities (§3.3)
+    update_mu: bool = True               # ablation switches of Table 8
+    update_sigma: bool = True
+    update_rho: bool = True
+    d_loss: Literal["wgan", "hinge"] = "wgan"  # official synthetic code uses hinge
+    penalty: Literal["lp", "gp"] = "lp"  # Lipschitz penalty (Petzka) for synthetic/MNIST/FMNIST/vectors
+    penalty_weight: float = 10.0
+    simclr: bool = False                 # SimCLR on generated data with DiffAugment (colour datasets, D.4)
+    simclr_weight: float = 1.0
+    probe_path: str = ""                 # npz with x (probe images) and c (component ids) for attribute manipulation (§3.4)
+    probe_weight: float = 1.0
+    probe_mixup_iters: int = 5           # T of Algorithm 3
+
+    def validate(self, where: str) -> None:
+        super().validate(where)
+        for k in ("lr", "d_lr_mult", "gamma", "mu_lr_mult", "u2c_scale", "gumbel_tau"):
+            require(getattr(self, k) > 0, f"{where}.{k}", "must be positive")
+        for k in ("u2c_weight", "u2c_margin", "penalty_weight", "simclr_weight", "probe_weight", "mu_init_std"):
+            require(getattr(self, k) >= 0, f"{where}.{k}", "must be >= 0")
+        require(0 < self.u2c_decay_end <= 10, f"{where}.u2c_decay_end", "must be in (0, 10]")
+        require(0 <= self.u2c_floor <= 1, f"{where}.u2c_floor", "must be in [0, 1]")
+        require(self.u2c_margin < math.pi / 2, f"{where}.u2c_margin", "must be below pi/2")
+        require(self.probe_mixup_iters >= 0, f"{where}.probe_mixup_iters", "must be >= 0")
+
+
+def arcface_logits(cos: torch.Tensor, scale: float, margin: float) -> torch.Tensor:
+    """s * cos(theta + m) on the diagonal, s * cos(theta) elsewhere (appendix D.1, Eq. 66).
+
+    Where theta + m would pass pi the usual fallback s * (cos - m sin m) keeps the logit monotone.
+    """
+    eye = torch.eye(cos.shape[0], cos.shape[1], dtype=torch.bool, device=cos.device)
+    if margin <= 0:
+        return scale * cos
+    c = cos.clamp(-1 + 1e-7, 1 - 1e-7)
+    sin = torch.sqrt(1 - c * c)
+    with_margin = c * math.cos(margin) - sin * math.sin(margin)
+    fallback = c - margin * math.sin(margin)
+    pos = torch.where(c > math.cos(math.pi - margin), with_margin, fallback)
+    return scale * torch.where(eye, pos, c)
+
+
+def u2c_loss(e: torch.Tensor, proto: torch.Tensor, scale: float, margin: float) -> torch.Tensor:
+    """Per-sample U2C loss (Eq. 10 with Eq. 66): -log(exp(pos_i) / mean_j exp(logit_ij)), shape (B,)."""
+    cos = F.normalize(e, dim=1) @ F.normalize(proto, dim=1).t()
+    logits = arcface_logits(cos, scale, margin)
+    return -(logits.diagonal() - torch.logsumexp(logits, dim=1) + math.log(logits.shape[1]))
+
+
+def simclr_loss(e1: torch.Tensor, e2: torch.Tensor) -> torch.Tensor:
+    """D.4 (Eq. 68): -log(exp(cos(e_i, e'_i)) / sum_j exp(cos(e_i, e'_j))), temperature 1."""
+    cos = F.normalize(e1, dim=1) @ F.normalize(e2, dim=1).t()
+    return F.cross_entropy(cos, torch.arange(cos.shape[0], device=cos.device))
+
+
+@register
+class SLOGAN(Method):
+    """SLOGAN (Stein latent optimisation, Gaussian-mixture prior, U2C contrastive loss)."""
+
+    name = "slogan"
+    Config = SLOGANConfig
+
+    def __init__(self, cfg: SLOGANConfig, info: DataInfo, device: torch.device) -> None:
+        super().__init__(cfg, info, device)
+        self.cfg: SLOGANConfig = cfg
+        k, d = self.num_components, cfg.latent_dim
+        self.prior = GaussianMixturePrior(k, d, cfg.mu_init_std, mu_lr_mult=cfg.mu_lr_mult,
+                                          covariance_grad_factor=cfg.covariance_grad_factor).to(device)
+        self.G = build_generator(info, d, cfg.width).to(device)
+        self.D = build_discriminator(info, 1, cfg.width).to(device)
+        self.E = build_encoder(info, d, cfg.width).to(device)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=cfg.betas)
+        self.opt_e = torch.optim.Adam(self.E.parameters(), lr=cfg.lr, betas=cfg.betas)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr * cfg.d_lr_mult, betas=cfg.betas)
+        self._penalty = lipschitz_penalty if cfg.penalty == "lp" else gradient_penalty
+        self._d_adv = d_wasserstein if cfg.d_loss == "wgan" else d_hinge
+        self._probe: tuple[torch.Tensor, torch.Tensor] | None = None
+        if cfg.simclr and info.modality != "image":
+            raise ConfigError("slogan.simclr needs image data (DiffAugment works on images); set simclr: false")
+        if cfg.probe_path:
+            self._probe = self._load_probe(Path(cfg.probe_path))
+
+    # ------------------------------------------------------------------ probe data (§3.4, Alg. 3)
+    def _load_probe(self, path: Path) -> tuple[torch.Tensor, torch.Tensor]:
+        if not path.is_file():
+            raise DataError(f"slogan.probe_path {path} does not exist; give an .npz with arrays x and c")
+        with np.load(path, allow_pickle=False) as f:
+            x, c = f["x"].astype(np.float32), f["c"].astype(np.int64)
+        if tuple(x.shape[1:]) != tuple(self.info.shape) or len(x) != len(c):
+            raise DataError(f"probe data {path}: x must be (M, {self.info.shape}) with one component id c per row")
+        if c.min() < 0 or c.max() >= self.num_components:
+            raise DataError(f"probe data {path}: component ids must be in 0..{self.num_components - 1}")
+        # Algorithm 3: each of the T rounds mixes the previous round's M probes with a permutation of
+        # the original M (same component), so the set grows to M (T + 1) as its loss sums over.
+        xt, ct = torch.from_numpy(x), torch.from_numpy(c)
+        xs, cs = [xt], [ct]
+        gen = torch.Generator().manual_seed(0)
+        prev = xt
+        for _ in range(self.cfg.probe_mixup_iters):
+            mixed = torch.empty_like(prev)
+            for comp in ct.unique():
+                rows = torch.nonzero(ct == comp).flatten()
+                perm = rows[torch.randperm(len(rows), generator=gen)]
+                lam = torch.rand(len(rows), *([1] * (xt.dim() - 1)), generator=gen)
+                mixed[rows] = lam * prev[rows] + (1 - lam) * xt[perm]
+            xs.append(mixed)
+            cs.append(ct)
+            prev = mixed
+        return torch.cat(xs).to(self.device), torch.cat(cs).to(self.device)
+
+    def _probe_loss(self, mu: torch.Tensor, s: float, m: float) -> torch.Tensor:
+        """Eq. 11 with the margin of Eq. 66 on a random batch of (mixed-up) probe data."""
+        assert self._probe is not None
+        px, pc = self._probe
+        idx = torch.randint(0, len(px), (min(len(px), self.cfg.batch_size),), device=self.device)
+        cos = F.normalize(self.E(px[idx]), dim=1) @ F.normalize(mu, dim=1).t()
+        onehot = F.one_hot(pc[idx], self.num_components).bool()
+        c = cos.clamp(-1 + 1e-7, 1 - 1e-7)
+        with_margin = c * math.cos(m) - torch.sqrt(1 - c * c) * math.sin(m)
+        logits = s * torch.where(onehot, with_margin, c)
+        return F.cross_entropy(logits, pc[idx])
+
+    # ------------------------------------------------------------------ training
+    def _schedules(self, step: int, total: int) -> tuple[float, float]:
+        decay = max(0.0, 1.0 - step / total) if self.cfg.lr_decay else 1.0
+        temp = max(self.cfg.u2c_floor, 1.0 - step / (self.cfg.u2c_decay_end * total))
+        return decay, temp
+
+    def train_step(self, real: torch.Tensor, step: int, total_steps: int) -> dict[str, torch.Tensor]:
+        cfg = self.cfg
+        b = real.shape[0]
+        decay, temp = self._schedules(step, total_steps)
+        for opt, base in ((self.opt_g, cfg.lr), (self.opt_e, cfg.lr), (self.opt_d, cfg.lr * cfg.d_lr_mult)):
+            for group in opt.param_groups:
+                group["lr"] = base * decay
+
+        # ---- critic
+        self.D.requires_grad_(True)
+        with torch.no_grad():
+            z_d, _ = self.prior.sample(b)
+            fake = self.G(z_d)
+        d_adv = self._d_adv(self.D(real), self.D(fake))
+        pen = self._penalty(self.D, real, fake)
+        self.opt_d.zero_grad(set_to_none=True)
+        (d_adv + cfg.penalty_weight * pen).backward()
+        self.opt_d.step()
+
+        # ---- G, E and the prior from one forward pass (simultaneous update)
+        self.D.requires_grad_(False)
+        z, _ = self.prior.sample(b)
+        z.requires_grad_(True)
+        x = self.G(z)
+        l_adv = -self.D(x).reshape(b)
+        lam = cfg.u2c_weight * temp if cfg.u2c else 0.0
+        total = l_adv
+        l_u2c = torch.zeros((), device=self.device)
+        if lam > 0:
+            log_resp = self.prior.log_responsibilities(z)
+            cat = F.gumbel_softmax(log_resp, tau=cfg.gumbel_tau, hard=False)
+            proto = cat @ self.prior.mu
+            l_u2c_vec = u2c_loss(self.E(x), proto, cfg.u2c_scale, cfg.u2c_margin * temp)
+            total = l_adv + lam * l_u2c_vec
+            l_u2c = l_u2c_vec.mean().detach()
+        e_loss = torch.zeros((), device=self.device)
+        if cfg.simclr:
+            xd = x.detach()
+            e_loss = cfg.simclr_weight * simclr_loss(self.E(xd), self.E(diff_augment(xd)))
+        probe_mu = None
+        if self._probe is not None:
+            probe_mu = self.prior.mu.detach().clone().requires_grad_(True)
+            e_loss = e_loss + cfg.probe_weight * self._probe_loss(probe_mu, cfg.u2c_scale, cfg.u2c_margin * temp)
+        self.opt_g.zero_grad(set_to_none=True)
+        self.opt_e.zero_grad(set_to_none=True)
+        (total.mean() + e_loss).backward()
+        dldz = z.grad * b  # per-sample dl/dz (the mean divided every sample's gradient by B)
+        self.opt_g.step()
+        self.opt_e.step()
+        self.prior.stein_step(z.detach(), dldz, l_adv.detach(), cfg.gamma * decay,
+                              update_mu=cfg.update_mu, update_sigma=cfg.update_sigma, update_rho=cfg.update_rho)
+        if probe_mu is not None and probe_mu.grad is not None:  # L_m is also minimised w.r.t. mu
+            with torch.no_grad():
+                self.prior.mu.sub_(cfg.mu_lr_mult * cfg.gamma * decay * probe_mu.grad)
+        self.D.requires_grad_(True)
+        return {"d_loss": d_adv.detach(), "penalty": pen.detach(), "g_adv": l_adv.mean().detach(),
+                "u2c": l_u2c, "e_extra": e_loss.detach(), "pi_max": self.prior.pi.max().detach()}
+
+    # ------------------------------------------------------------------ inference
+    @torch.no_grad()
+    def sample(self, n: int, component: int | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+        z, _ = self.prior.sample(n, component, generator)
+        return self.G(z)
+
+    @torch.no_grad()
+    def assign(self, x: torch.Tensor) -> torch.Tensor:
+        """Cluster of real data: argmax_c cos(E(x), mu_c) (appendix D.2, Eq. 67)."""
+        cos = F.normalize(self.E(x), dim=1) @ F.normalize(self.prior.mu, dim=1).t()
+        return cos.argmax(dim=1)
+
+    @torch.no_grad()
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.E(x)
+
+    def mixing(self) -> np.ndarray:
+        return self.prior.pi.detach().double().cpu().numpy()
+
+    def modules(self) -> dict[str, nn.Module]:
+        return {"G": self.G, "D": self.D, "E": self.E, "prior": self.prior}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"G": self.opt_g, "D": self.opt_d, "E": self.opt_e}
+
+    def ema_modules(self) -> dict[str, nn.Module]:
+        return {"G": self.G}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.prior.clear_cache()

