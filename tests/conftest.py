@@ -16,6 +16,6 @@ def _torch_threads() -> None:
     try:
         import torch
 
-        torch.set_num_threads(2)
+        torch.set_num_threads(1)  # small ops are 10-100x slower with 2 threads on a loaded 2-core box
     except ImportError:  # pragma: no cover
         pass

@@ -210,3 +210,18 @@ def test_init_is_glorot_with_zero_bias() -> None:
     bound = (6.0 / (lin.in_features + lin.out_features)) ** 0.5
     assert lin.weight.abs().max() <= bound
     assert lin.weight.abs().max() > 0.9 * bound
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("case", list(CASES))
+def test_cuda_forward_backward(case: str) -> None:
+    info, _ = CASES[case]
+    dev = torch.device("cuda")
+    g = build_generator(info, LATENT, width=0.25).to(dev)
+    d = build_discriminator(info, n_out=2, width=0.25, spectral_norm=True).to(dev)
+    e = build_encoder(info, out_dim=LATENT, width=0.25).to(dev)
+    x = g(torch.randn(4, LATENT, device=dev))
+    assert x.shape == (4, *info.shape) and _in_range(x, info.value_range)
+    (d(x).sum() + e(x).sum()).backward()
+    assert all(p.grad is not None and bool(torch.isfinite(p.grad).all()) for p in g.parameters())
+    assert d.features(x).shape == (4, d.feature_dim)

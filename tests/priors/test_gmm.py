@@ -332,7 +332,8 @@ def test_responsibilities_match_direct_formula_and_are_stable() -> None:
     mvn = torch.distributions.MultivariateNormal(p.mu, covariance_matrix=p.sigma)
     ref = torch.softmax(mvn.log_prob(z[:, None, :]) + torch.log_softmax(p.rho, 0), dim=1)
     torch.testing.assert_close(p.responsibilities(z), ref)
-    torch.testing.assert_close(p.log_prob(z), torch.logsumexp(mvn.log_prob(z[:, None, :]) + torch.log_softmax(p.rho, 0), 1))
+    joint = mvn.log_prob(z[:, None, :]) + torch.log_softmax(p.rho, 0)
+    torch.testing.assert_close(p.log_prob(z), torch.logsumexp(joint, 1))
     for dtype, far in ((DT, 1e8), (torch.float32, 1e6)):
         q = p.to(dtype)
         zf = torch.tensor([[far, 0, 0], [-far, far, 3.0], [0, 0, -far]], dtype=dtype)
@@ -394,3 +395,26 @@ def test_factor_cache_never_stale() -> None:
     torch.testing.assert_close(p.responsibilities(z), reference(p))
     q = p.to(torch.float32)                                        # new tensors
     torch.testing.assert_close(q.responsibilities(z), reference(q))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_matches_cpu() -> None:
+    cpu = _prior(k=4, d=8, seed=19)
+    gpu = GaussianMixturePrior(4, 8, dtype=DT).cuda()
+    gpu.load_state_dict(cpu.state_dict())
+    # A CPU generator gives the same draws on either device; a CUDA generator works too.
+    zc, cc = cpu.sample(64, generator=torch.Generator().manual_seed(3))
+    zg, cg = gpu.sample(64, generator=torch.Generator().manual_seed(3))
+    assert zg.is_cuda and cg.is_cuda
+    torch.testing.assert_close(zg.cpu(), zc)
+    assert torch.equal(cg.cpu(), cc)
+    zg2, _ = gpu.sample(64, generator=torch.Generator(device="cuda").manual_seed(3))
+    assert zg2.is_cuda and bool(torch.isfinite(zg2).all())
+    g, l = torch.randn(64, 8, dtype=DT), torch.randn(64, dtype=DT)
+    gc = cpu.stein_step(zc, g, l, 0.05)
+    gg = gpu.stein_step(zc.cuda(), g.cuda(), l.cuda(), 0.05)
+    for a, b in ((gc.mu, gg.mu), (gc.sigma, gg.sigma), (gc.rho, gg.rho)):
+        torch.testing.assert_close(b.cpu(), a)
+    for name in ("mu", "sigma", "rho"):
+        torch.testing.assert_close(getattr(gpu, name).cpu(), getattr(cpu, name))
+    torch.testing.assert_close(gpu.responsibilities(zc.cuda()).cpu(), cpu.responsibilities(zc))

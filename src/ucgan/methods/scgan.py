@@ -183,6 +183,14 @@ class SCGAN(Method):
     @torch.no_grad()
     def recluster(self, real: torch.Tensor | None = None) -> dict[str, float]:
         """Re-partition the clustering subset on the current D's features (Alg. 1, Eq. 1-3)."""
+        from threadpoolctl import threadpool_limits
+
+        # sklearn's OpenMP/BLAS pools would otherwise spawn one thread per core on top of torch's
+        # (seconds instead of milliseconds on a shared machine): use torch's thread budget.
+        with threadpool_limits(limits=torch.get_num_threads()):
+            return self._recluster(real)
+
+    def _recluster(self, real: torch.Tensor | None) -> dict[str, float]:
         from sklearn.cluster import KMeans
 
         k = self.num_components

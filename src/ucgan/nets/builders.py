@@ -60,7 +60,9 @@ def build_generator(info: DataInfo, in_dim: int, width: float = 1.0) -> nn.Modul
     return resnet_generator(in_dim, c, size, width, info.value_range)
 
 
-def build_discriminator(info: DataInfo, n_out: int = 1, width: float = 1.0, spectral_norm: bool = False) -> Discriminator:
+def build_discriminator(
+    info: DataInfo, n_out: int = 1, width: float = 1.0, spectral_norm: bool = False
+) -> Discriminator:
     """D of the appendix-E table for ``info``: forward -> (N, n_out); ``.features(x)`` -> (N, feature_dim)."""
     _check("discriminator output size n_out", n_out, 1)
     _check("width", width, 1e-9)

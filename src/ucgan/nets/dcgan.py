@@ -35,7 +35,9 @@ class DCGANGenerator(nn.Module):
         return self.net(z[:, :, None, None])
 
 
-def dcgan_generator(in_dim: int, channels: int, width: float, value_range) -> nn.Module:
+def dcgan_generator(
+    in_dim: int, channels: int, width: float, value_range: tuple[float, float] | None
+) -> nn.Module:
     return finalize(DCGANGenerator(in_dim, channels, width, output_activation(value_range)), spectral_norm=False)
 
 

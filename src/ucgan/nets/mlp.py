@@ -40,7 +40,9 @@ class MLPGenerator(nn.Module):
         return self.net(z)
 
 
-def mlp_generator(modality: str, in_dim: int, out_dim: int, width: float, value_range) -> nn.Module:
+def mlp_generator(
+    modality: str, in_dim: int, out_dim: int, width: float, value_range: tuple[float, float] | None
+) -> nn.Module:
     hidden = scaled(HIDDEN[modality], width)
     g = MLPGenerator(in_dim, out_dim, hidden, batchnorm=(modality == "points"), out_act=output_activation(value_range))
     return finalize(g, spectral_norm=False)

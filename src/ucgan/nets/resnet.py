@@ -101,7 +101,9 @@ class ResNetBody(nn.Module):
 _D_LAYOUT = {32: (2, 2), 64: (3, 1)}
 
 
-def resnet_generator(in_dim: int, channels: int, size: int, width: float, value_range) -> nn.Module:
+def resnet_generator(
+    in_dim: int, channels: int, size: int, width: float, value_range: tuple[float, float] | None
+) -> nn.Module:
     g = ResNetGenerator(in_dim, channels, size, width, output_activation(value_range))
     return finalize(g, spectral_norm=False)
 

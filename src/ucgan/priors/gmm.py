@@ -177,22 +177,27 @@ class GaussianMixturePrior(nn.Module):
         component: int | torch.Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Draw ``n`` latents; returns (z (n, d), c (n,) int64).
+        """Draw ``n`` latents; returns (z (n, d), c (n,) int64), both on the prior's device.
 
         c ~ Categorical(pi) unless ``component`` fixes it (an int or an (n,) tensor of ids);
         z = mu_c + L_c eps with eps ~ N(0, I). eps is drawn *before* c, so the same seeded
         generator gives the same eps whichever component is requested (aligned sample grids).
+        ``generator`` may live on any device (see below).
         """
         if n < 0:
             raise ValueError(f"n must be >= 0, got {n}")
         k, d = self.num_components, self.dim
         dev, dt = self.mu.device, self.mu.dtype
-        eps = torch.randn(n, d, generator=generator, device=dev, dtype=dt)
+        # Random numbers come from the generator's own device, then move: a CPU generator gives
+        # the same draws whether the prior lives on CPU or GPU.
+        gdev = generator.device if generator is not None else dev
+        eps = torch.randn(n, d, generator=generator, device=gdev, dtype=dt).to(dev)
         if component is None:
             if n == 0:
                 c = torch.zeros(0, dtype=torch.long, device=dev)
             else:
-                c = torch.multinomial(self.pi.float(), n, replacement=True, generator=generator)
+                pi = self.pi.float().to(gdev)
+                c = torch.multinomial(pi, n, replacement=True, generator=generator).to(dev)
         else:
             c = torch.as_tensor(component, dtype=torch.long, device=dev).expand(n).clone()
             if n and (int(c.min()) < 0 or int(c.max()) >= k):
