@@ -1,0 +1,672 @@
+"""The ``report`` stage: the benchmark's tables, tests, pictures and the registry's champion.
+
+Reads the evaluate stage's ``metrics/<dataset>/<method>-s<seed>.json`` for the run matrix of
+params.yaml (``train.datasets x train.methods x train.seeds``) and writes:
+
+* ``reports/summary.csv``: one row per dataset x method, mean and std over seeds of every metric
+  (FID, ICFID, NMI, mixing L1 and, for synthetic 2-D mixtures, the mode metrics). Std is the
+  sample std (ddof=1) because seeds are a sample of training randomness; with one seed it is empty.
+* ``reports/wilcoxon.csv``: SLOGAN (``--reference``) against every other method per metric, the
+  Wilcoxon rank-sum test over seeds (``scipy.stats.ranksums``) as in SLOGAN appendix A.4. With fewer
+  than two seeds on either side the test is not run and the report says "n/a (needs ≥2 seeds)": a
+  rank test on one value per side is meaningless, and an empty cell would look like a bug.
+* ``reports/<dataset>.md``: the tables above, the champion, pictures (samples per method and
+  component, learned vs true mixing bars, per-class ICFID bars) under ``reports/figures/``.
+* ``reports/plots/{metrics,mixing,icfid_per_class}.csv``: the same numbers as plot data for
+  ``dvc plots show/diff`` (long format, one bar per row, so one template draws every dataset).
+
+With tracking enabled it also registers every run (idempotent, see :mod:`ucgan.registry`) and moves
+the alias ``champion`` of ``ucgan-<dataset>`` to the lowest-ICFID run. Nothing in the written files
+depends on the clock, so re-running on unchanged metrics gives identical outputs (clean DVC/git diffs).
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import math
+import shutil
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import click
+
+from .errors import DataError, UcganError
+from .io import atomic_path, read_json, write_text
+
+REFERENCE_METHOD = "slogan"
+NEEDS_SEEDS = "n/a (needs ≥2 seeds)"
+
+
+@dataclasses.dataclass(frozen=True)
+class MetricSpec:
+    key: str
+    label: str
+    better: str  # "lower" | "higher"
+
+
+#: Metrics the report aggregates, in table order; mode metrics only appear when present.
+METRICS: tuple[MetricSpec, ...] = (
+    MetricSpec("fid", "FID", "lower"),
+    MetricSpec("icfid", "ICFID", "lower"),
+    MetricSpec("nmi", "NMI", "higher"),
+    MetricSpec("mixing_l1", "mixing L1", "lower"),
+    MetricSpec("modes_covered", "modes covered", "higher"),
+    MetricSpec("high_quality_share", "high-quality share", "higher"),
+    MetricSpec("reverse_kl", "reverse KL", "lower"),
+    MetricSpec("reverse_kl_uniform", "reverse KL (uniform)", "lower"),
+)
+_BY_KEY = {m.key: m for m in METRICS}
+
+
+# ----------------------------------------------------------------------------- numbers
+def finite(v: Any) -> float | None:
+    """``float(v)`` when it is a finite number, else None (JSON ``null`` = infinite/undefined)."""
+    if v is None or isinstance(v, bool):
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def stats(values: Iterable[Any]) -> tuple[float | None, float | None, int]:
+    """(mean, sample std or None with < 2 values, number of finite values)."""
+    xs = [f for f in (finite(v) for v in values) if f is not None]
+    if not xs:
+        return None, None, 0
+    m = sum(xs) / len(xs)
+    if len(xs) < 2:
+        return m, None, len(xs)
+    var = sum((x - m) ** 2 for x in xs) / (len(xs) - 1)
+    return m, math.sqrt(var), len(xs)
+
+
+def _num(v: float | None, digits: int = 4) -> str:
+    if v is None:
+        return "-"
+    if v != 0 and (abs(v) >= 1e5 or abs(v) < 1e-3):
+        return f"{v:.{digits - 1}e}"
+    return f"{v:.{digits}g}"
+
+
+def mean_std(values: Iterable[Any]) -> str:
+    """``"m ± s"`` over seeds, ``"m"`` for a single seed, ``"-"`` when nothing is finite."""
+    m, s, n = stats(values)
+    if n == 0:
+        return "-"
+    return _num(m) if s is None else f"{_num(m)} ± {_num(s, 2)}"
+
+
+# ----------------------------------------------------------------------------- loading
+@dataclasses.dataclass
+class Runs:
+    records: list[dict[str, Any]]
+    missing: list[tuple[str, str, int]]  # (dataset, method, seed) without a metrics file
+
+
+def load_runs(metrics_root: str | Path, datasets: Sequence[str], methods: Sequence[str], seeds: Sequence[int]) -> Runs:
+    """Metrics files of the run matrix. Missing files are collected, not fatal: a report over the
+    runs that exist is useful while a benchmark is still filling in (DVC's graph guarantees
+    completeness when the stage runs under ``dvc repro``)."""
+    root = Path(metrics_root)
+    records, missing = [], []
+    for d in datasets:
+        for m in methods:
+            for s in seeds:
+                p = root / d / f"{m}-s{s}.json"
+                if not p.is_file():
+                    missing.append((d, m, int(s)))
+                    continue
+                try:
+                    rec = read_json(p)
+                except ValueError as exc:
+                    raise DataError(f"{p} is not valid JSON ({exc}); re-run `dvc repro evaluate@{d}-{m}-{s}`") from exc
+                rec.setdefault("dataset", d)
+                rec.setdefault("method", m)
+                rec.setdefault("seed", int(s))
+                rec["_path"] = str(p)
+                records.append(rec)
+    return Runs(records, missing)
+
+
+def _group(records: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, list[Mapping[str, Any]]]]:
+    """dataset -> method -> records sorted by seed (insertion order of datasets/methods kept)."""
+    out: dict[str, dict[str, list[Mapping[str, Any]]]] = {}
+    for r in records:
+        out.setdefault(str(r["dataset"]), {}).setdefault(str(r["method"]), []).append(r)
+    for by_m in out.values():
+        for lst in by_m.values():
+            lst.sort(key=lambda r: int(r["seed"]))
+    return out
+
+
+def metrics_present(records: Iterable[Mapping[str, Any]]) -> list[MetricSpec]:
+    """The metrics at least one record has a value for (mode metrics only for 2-D mixtures)."""
+    recs = list(records)
+    return [m for m in METRICS if any(m.key in r for r in recs)]
+
+
+# ----------------------------------------------------------------------------- aggregation
+def summarize(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One row per dataset x method: ``n_seeds``, ``seeds`` and ``<metric>_mean/_std/_n``."""
+    rows = []
+    for d, by_m in _group(records).items():
+        specs = metrics_present(r for lst in by_m.values() for r in lst)
+        for method, lst in by_m.items():
+            row: dict[str, Any] = {"dataset": d, "method": method, "n_seeds": len(lst),
+                                   "seeds": ";".join(str(int(r["seed"])) for r in lst)}
+            for spec in specs:
+                m, s, n = stats(r.get(spec.key) for r in lst)
+                row[f"{spec.key}_mean"], row[f"{spec.key}_std"], row[f"{spec.key}_n"] = m, s, n
+            rows.append(row)
+    return rows
+
+
+def rank_sum_tests(records: Iterable[Mapping[str, Any]], reference: str = REFERENCE_METHOD) -> list[dict[str, Any]]:
+    """Wilcoxon rank-sum test of ``reference`` against every other method, per dataset and metric.
+
+    Each row: dataset, metric, reference, method, n_reference, n_method, statistic, p_value and
+    ``result`` (text: the p-value and which side is better by median, or :data:`NEEDS_SEEDS`).
+    Undefined values (``null`` in the metrics files) are left out of the samples.
+    """
+    from scipy.stats import ranksums
+
+    rows = []
+    for d, by_m in _group(records).items():
+        if reference not in by_m:
+            continue
+        specs = metrics_present(r for lst in by_m.values() for r in lst)
+        for spec in specs:
+            ref = [f for f in (finite(r.get(spec.key)) for r in by_m[reference]) if f is not None]
+            for method, lst in by_m.items():
+                if method == reference:
+                    continue
+                other = [f for f in (finite(r.get(spec.key)) for r in lst) if f is not None]
+                row: dict[str, Any] = {"dataset": d, "metric": spec.key, "reference": reference, "method": method,
+                                       "n_reference": len(ref), "n_method": len(other),
+                                       "statistic": None, "p_value": None}
+                if len(ref) < 2 or len(other) < 2:
+                    row["result"] = NEEDS_SEEDS
+                else:
+                    res = ranksums(ref, other)
+                    stat, p = float(res.statistic), float(res.pvalue)
+                    row["statistic"], row["p_value"] = stat, p
+                    med_r, med_o = _median(ref), _median(other)
+                    if med_r == med_o:
+                        side = "equal medians"
+                    else:
+                        ref_better = (med_r < med_o) == (spec.better == "lower")
+                        side = f"{reference if ref_better else method} better"
+                    row["result"] = f"p = {_num(p, 3)}{' *' if p < 0.05 else ''} ({side})"
+                rows.append(row)
+    return rows
+
+
+def _median(xs: Sequence[float]) -> float:
+    s = sorted(xs)
+    n = len(s)
+    return s[n // 2] if n % 2 else 0.5 * (s[n // 2 - 1] + s[n // 2])
+
+
+def champions(records: Iterable[Mapping[str, Any]], metric: str = "icfid") -> dict[str, Mapping[str, Any]]:
+    """Per dataset, the run with the lowest ICFID (:func:`ucgan.registry.pick_champion`)."""
+    from .registry import pick_champion
+
+    out = {}
+    for d, by_m in _group(records).items():
+        best = pick_champion([r for lst in by_m.values() for r in lst], metric)
+        if best is not None:
+            out[d] = best
+    return out
+
+
+# ----------------------------------------------------------------------------- files
+def _csv_text(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: ("" if r.get(k) is None else (repr(r[k]) if isinstance(r.get(k), float) else r[k])) for k in columns})
+    return buf.getvalue()
+
+
+def summary_columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    keys = {k for r in rows for k in r}
+    cols = ["dataset", "method", "n_seeds", "seeds"]
+    for spec in METRICS:
+        if f"{spec.key}_mean" in keys:
+            cols += [f"{spec.key}_mean", f"{spec.key}_std", f"{spec.key}_n"]
+    return cols
+
+
+def write_plot_data(records: Sequence[Mapping[str, Any]], plots_dir: Path) -> list[Path]:
+    """Long-format CSVs for ``dvc plots`` (template bar_horizontal: x = value, y = bar label).
+
+    Means over seeds, one bar per row, labels ``"<dataset> | <method> | ..."`` so a single plot
+    definition in dvc.yaml covers every dataset and method.
+    """
+    grouped = _group(records)
+    metrics_rows, mixing_rows, icfid_rows = [], [], []
+    for d, by_m in grouped.items():
+        true = _first_list(by_m, "mixing_true")
+        for c, t in enumerate(true or []):
+            mixing_rows.append({"bar": f"{d} | class {c} | true", "share": float(t), "dataset": d, "method": "true", "class": c})
+        for method, lst in by_m.items():
+            row = {"bar": f"{d} | {method}", "dataset": d, "method": method}
+            for spec in (s for s in METRICS if s.key in ("fid", "icfid", "nmi", "mixing_l1")):
+                row[spec.key] = stats(r.get(spec.key) for r in lst)[0]
+            metrics_rows.append(row)
+            for c, (m, _s) in enumerate(_per_class_stats(lst, "mixing_learned")):
+                mixing_rows.append({"bar": f"{d} | class {c} | {method}", "share": m, "dataset": d, "method": method, "class": c})
+            for c, (m, _s) in enumerate(_per_class_stats(lst, "icfid_per_class")):
+                icfid_rows.append({"bar": f"{d} | class {c} | {method}", "icfid": m, "dataset": d, "method": method, "class": c})
+    plots_dir.mkdir(parents=True, exist_ok=True)
+    out = []
+    for name, rows, cols in (
+        ("metrics.csv", metrics_rows, ["bar", "dataset", "method", "fid", "icfid", "nmi", "mixing_l1"]),
+        ("mixing.csv", mixing_rows, ["bar", "dataset", "method", "class", "share"]),
+        ("icfid_per_class.csv", icfid_rows, ["bar", "dataset", "method", "class", "icfid"]),
+    ):
+        p = plots_dir / name
+        write_text(p, _csv_text(rows, cols))
+        out.append(p)
+    return out
+
+
+def _first_list(by_m: Mapping[str, Sequence[Mapping[str, Any]]], key: str) -> list[float] | None:
+    for lst in by_m.values():
+        for r in lst:
+            if isinstance(r.get(key), list):
+                return r[key]
+    return None
+
+
+def _per_class_stats(lst: Sequence[Mapping[str, Any]], key: str) -> list[tuple[float | None, float | None]]:
+    """Per-class mean/std over seeds of a per-class list metric (``null`` entries skipped)."""
+    vecs = [r.get(key) for r in lst if isinstance(r.get(key), list)]
+    if not vecs:
+        return []
+    k = max(len(v) for v in vecs)
+    out = []
+    for c in range(k):
+        m, s, _n = stats(v[c] for v in vecs if c < len(v))
+        out.append((m, s))
+    return out
+
+
+# ----------------------------------------------------------------------------- figures
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save_fig(fig: Any, path: Path) -> Path:
+    plt = _plt()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, format="png", bbox_inches="tight", dpi=100, metadata={"Software": None})
+    plt.close(fig)
+    return path
+
+
+def _grouped_bars(ax: Any, series: list[tuple[str, list[float | None], list[float | None]]], k: int) -> None:
+    import numpy as np
+
+    width = 0.8 / max(1, len(series))
+    x = np.arange(k)
+    for i, (label, means, stds) in enumerate(series):
+        m = [np.nan if v is None else v for v in means] + [np.nan] * (k - len(means))
+        s = [0.0 if v is None else v for v in stds] + [0.0] * (k - len(stds))
+        kw = {"color": "black", "alpha": 0.25, "edgecolor": "black"} if label == "true" else {}
+        ax.bar(x - 0.4 + width * (i + 0.5), m, width, yerr=s if any(s) else None, label=label, capsize=2, **kw)
+    ax.set_xticks(x)
+    ax.set_xticklabels([str(c) for c in range(k)])
+
+
+def plot_mixing(dataset: str, by_m: Mapping[str, Sequence[Mapping[str, Any]]], path: Path) -> Path | None:
+    """Learned (mean ± std over seeds, after ICFID's matching) vs true class shares."""
+    true = _first_list(by_m, "mixing_true")
+    if not true:
+        return None
+    k = len(true)
+    series = [("true", list(true), [None] * k)]
+    for method, lst in by_m.items():
+        st = _per_class_stats(lst, "mixing_learned")
+        series.append((method, [m for m, _ in st], [s for _, s in st]))
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(max(5, 0.6 * k * len(series) / 2 + 3), 3.5))
+    _grouped_bars(ax, series, k)
+    ax.set_xlabel("class")
+    ax.set_ylabel("share")
+    ax.set_title(f"{dataset}: learned vs true mixing")
+    ax.legend(fontsize=8)
+    return _save_fig(fig, path)
+
+
+def plot_icfid_per_class(dataset: str, by_m: Mapping[str, Sequence[Mapping[str, Any]]], path: Path) -> Path | None:
+    """Per-class FID of the matched component (the terms ICFID averages), mean ± std over seeds."""
+    series = []
+    k = 0
+    for method, lst in by_m.items():
+        st = _per_class_stats(lst, "icfid_per_class")
+        if st:
+            k = max(k, len(st))
+            series.append((method, [m for m, _ in st], [s for _, s in st]))
+    if not series:
+        return None
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(max(5, 0.6 * k * len(series) / 2 + 3), 3.5))
+    _grouped_bars(ax, series, k)
+    ax.set_xlabel("class")
+    ax.set_ylabel("FID of matched component")
+    ax.set_title(f"{dataset}: per-class ICFID terms")
+    ax.legend(fontsize=8)
+    return _save_fig(fig, path)
+
+
+def sample_figure(rec: Mapping[str, Any], models_root: Path, dest: Path) -> tuple[Path | None, str]:
+    """The run's sample grid (one row or colour per component): the training stage's
+    ``grids/final.png`` when present, else regenerated from ``model.pt`` with the same fixed noise."""
+    run_dir = models_root / str(rec["dataset"]) / f"{rec['method']}-s{int(rec['seed'])}"
+    grid = run_dir / "grids" / "final.png"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if grid.is_file():
+        with atomic_path(dest, suffix=".png") as tmp:
+            shutil.copyfile(grid, tmp)
+        return dest, f"{grid}"
+    if (run_dir / "model.pt").is_file():
+        import torch
+
+        from .stages import load_trained
+        from .training import component_samples, save_grid, use_ema
+
+        m, ema, _meta = load_trained(run_dir, torch.device("cpu"))
+        with use_ema(m, ema):
+            samples = component_samples(m, 400 if m.info.modality == "points" else 8)
+        save_grid(samples, dest, m.info.modality, m.info.value_range, title=f"{rec['method']} s{rec['seed']}")
+        return dest, f"regenerated from {run_dir / 'model.pt'}"
+    return None, f"no {grid} or model.pt (pull the train outputs: `dvc pull {run_dir}`)"
+
+
+# ----------------------------------------------------------------------------- markdown
+def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def render_markdown(
+    dataset: str,
+    by_m: Mapping[str, Sequence[Mapping[str, Any]]],
+    tests: Sequence[Mapping[str, Any]],
+    champion: Mapping[str, Any] | None,
+    champion_note: str,
+    figures: Mapping[str, Any],
+    missing: Sequence[tuple[str, str, int]],
+    reference: str,
+) -> str:
+    """The per-dataset report. ``figures`` paths are relative to the report folder."""
+    recs = [r for lst in by_m.values() for r in lst]
+    specs = metrics_present(recs)
+    extractors = sorted({str(r.get("extractor")) for r in recs if r.get("extractor")})
+    seeds = sorted({int(r["seed"]) for r in recs})
+    out = [f"# {dataset}: benchmark report", ""]
+    out.append(f"{len(recs)} run(s): methods {', '.join(by_m)}; seeds {', '.join(map(str, seeds))}. "
+               f"Feature extractor: {', '.join(extractors) or '-'}. Generated by `ucgan report` from "
+               f"`metrics/{dataset}/*.json`.")
+    if missing:
+        out += ["", "**Missing runs** (no metrics file yet): " + ", ".join(
+            f"`evaluate@{d}-{m}-{s}`" for d, m, s in missing) + "."]
+    # summary
+    out += ["", "## Summary (mean ± std over seeds)", ""]
+    best: dict[str, float] = {}
+    for spec in specs:
+        means = [stats(r.get(spec.key) for r in lst)[0] for lst in by_m.values()]
+        fin = [m for m in means if m is not None]
+        if len(fin) > 1:
+            best[spec.key] = min(fin) if spec.better == "lower" else max(fin)
+    header = ["method", "seeds"] + [f"{s.label} {'↓' if s.better == 'lower' else '↑'}" for s in specs]
+    rows = []
+    for method, lst in by_m.items():
+        cells = [method, str(len(lst))]
+        for spec in specs:
+            txt = mean_std(r.get(spec.key) for r in lst)
+            if spec.key == "modes_covered" and lst and lst[0].get("num_modes") is not None:
+                txt += f" / {lst[0]['num_modes']}"
+            m = stats(r.get(spec.key) for r in lst)[0]
+            cells.append(f"**{txt}**" if spec.key in best and m == best[spec.key] else txt)
+        rows.append(cells)
+    out.append(_md_table(header, rows))
+    out += ["", "Bold: best mean per column. Undefined values (an infinite ICFID when a class got no "
+            "component) are left out of the means; the per-run table below shows them as `-`."]
+    # champion
+    out += ["", "## Champion", ""]
+    if champion is None:
+        out.append("No run has a finite ICFID, so no champion was chosen.")
+    else:
+        out.append(f"Lowest ICFID: **{champion['method']}**, seed {int(champion['seed'])} "
+                   f"(ICFID {_num(finite(champion.get('icfid')))}, FID {_num(finite(champion.get('fid')))}). {champion_note}")
+    # tests
+    out += ["", f"## {reference} vs each method: Wilcoxon rank-sum test over seeds (SLOGAN appendix A.4)", ""]
+    if reference not in by_m:
+        out.append(f"`{reference}` is not in this benchmark's methods, so there is nothing to test against.")
+    elif not tests:
+        out.append("No other method to compare with.")
+    else:
+        header = ["metric"] + [m for m in by_m if m != reference]
+        table = []
+        for spec in specs:
+            cells = [spec.label]
+            for method in header[1:]:
+                t = next((t for t in tests if t["metric"] == spec.key and t["method"] == method), None)
+                cells.append(t["result"] if t else "-")
+            table.append(cells)
+        out.append(_md_table(header, table))
+        out += ["", f"Two-sided `scipy.stats.ranksums` of {reference}'s per-seed values against the other "
+                "method's; `*` marks p < 0.05; the side named is better by median. "
+                f"\"{NEEDS_SEEDS}\": add seeds under `train.seeds`."]
+    # mixing
+    out += ["", "## Learned vs true mixing", ""]
+    if figures.get("mixing"):
+        out.append(f"![learned vs true mixing]({figures['mixing']})")
+        out.append("")
+    true = _first_list(by_m, "mixing_true")
+    if true:
+        header = ["class", "true"] + list(by_m)
+        per = {m: _per_class_stats(lst, "mixing_learned") for m, lst in by_m.items()}
+        table = []
+        for c, t in enumerate(true):
+            cells = [str(c), _num(float(t))]
+            for m in by_m:
+                st = per[m][c] if c < len(per[m]) else (None, None)
+                cells.append("-" if st[0] is None else (_num(st[0]) if st[1] is None else f"{_num(st[0])} ± {_num(st[1], 2)}"))
+            table.append(cells)
+        out.append(_md_table(header, table))
+        out += ["", "Learned share of the component matched to each class (ICFID's assignment); methods "
+                "that learn no mixing are shown with the uniform prior they assume."]
+    # icfid per class
+    out += ["", "## Per-class ICFID", ""]
+    if figures.get("icfid"):
+        out.append(f"![per-class ICFID]({figures['icfid']})")
+        out.append("")
+    per_icfid = {m: _per_class_stats(lst, "icfid_per_class") for m, lst in by_m.items()}
+    k = max((len(v) for v in per_icfid.values()), default=0)
+    if k:
+        header = ["class"] + list(by_m)
+        table = [[str(c)] + ["-" if c >= len(per_icfid[m]) or per_icfid[m][c][0] is None else
+                             (_num(per_icfid[m][c][0]) if per_icfid[m][c][1] is None else
+                              f"{_num(per_icfid[m][c][0])} ± {_num(per_icfid[m][c][1], 2)}") for m in by_m]
+                 for c in range(k)]
+        out.append(_md_table(header, table))
+    # samples
+    out += ["", "## Samples", "", "One row (images) or colour (2-D) per component, fixed noise."]
+    for method in by_m:
+        for label, (path, src) in figures.get("samples", {}).get(method, []):
+            out += ["", f"### {method} ({label})", ""]
+            out.append(f"![{method} {label}]({path})" if path else f"_not available: {src}_")
+    # runs
+    out += ["", "## Runs", ""]
+    header = ["method", "seed"] + [s.label for s in specs] + ["metrics"]
+    table = []
+    for method, lst in by_m.items():
+        for r in lst:
+            table.append([method, str(int(r["seed"]))] + [_num(finite(r.get(s.key))) for s in specs]
+                         + [f"`{r.get('_path', '')}`"])
+    out.append(_md_table(header, table))
+    return "\n".join(out) + "\n"
+
+
+# ----------------------------------------------------------------------------- the stage
+@dataclasses.dataclass
+class ReportResult:
+    out_dir: Path
+    datasets: list[str]
+    files: list[Path]
+    champions: dict[str, dict[str, Any]]  # dataset -> {method, seed, icfid, version}
+    missing: list[tuple[str, str, int]]
+
+
+def build_report(
+    records: Sequence[Mapping[str, Any]],
+    out_dir: str | Path = "reports",
+    models_root: str | Path = "models",
+    reference: str = REFERENCE_METHOD,
+    missing: Sequence[tuple[str, str, int]] = (),
+    registry: Any = None,
+) -> ReportResult:
+    """Write every report file for ``records``. ``registry`` (optional) is a callable
+    ``(dataset, champion_record, records_of_dataset) -> note`` that registers runs and sets the
+    alias; the report stage passes one bound to the tracking config, tests pass None."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if not records:
+        raise DataError("no metrics files found for the run matrix; run the evaluate stages first (`dvc repro`)")
+    files: list[Path] = []
+    summary = summarize(records)
+    p = out / "summary.csv"
+    write_text(p, _csv_text(summary, summary_columns(summary)))
+    files.append(p)
+    tests = rank_sum_tests(records, reference)
+    p = out / "wilcoxon.csv"
+    write_text(p, _csv_text(tests, ["dataset", "metric", "reference", "method", "n_reference", "n_method",
+                                    "statistic", "p_value", "result"]))
+    files.append(p)
+    files += write_plot_data(records, out / "plots")
+    champs = champions(records)
+    result_champs: dict[str, dict[str, Any]] = {}
+    grouped = _group(records)
+    for d, by_m in grouped.items():
+        fig_dir = out / "figures" / d
+        figs: dict[str, Any] = {"samples": {}}
+        f = plot_mixing(d, by_m, fig_dir / "mixing.png")
+        if f:
+            figs["mixing"] = f.relative_to(out).as_posix()
+            files.append(f)
+        f = plot_icfid_per_class(d, by_m, fig_dir / "icfid_per_class.png")
+        if f:
+            figs["icfid"] = f.relative_to(out).as_posix()
+            files.append(f)
+        champ = champs.get(d)
+        for method, lst in by_m.items():
+            chosen = [lst[0]]
+            if champ is not None and champ["method"] == method and champ is not lst[0]:
+                chosen.append(champ)
+            entries = []
+            for r in chosen:
+                dest = fig_dir / "samples" / f"{method}-s{int(r['seed'])}.png"
+                path, src = sample_figure(r, Path(models_root), dest)
+                if path:
+                    files.append(path)
+                label = f"seed {int(r['seed'])}" + (", champion" if r is champ else "")
+                entries.append((label, (path.relative_to(out).as_posix() if path else None, src)))
+            figs["samples"][method] = entries
+        note = ""
+        if champ is not None:
+            result_champs[d] = {"method": champ["method"], "seed": int(champ["seed"]), "icfid": finite(champ.get("icfid"))}
+            if registry is not None:
+                note = registry(d, champ, [r for lst in by_m.values() for r in lst])
+                result_champs[d]["note"] = note
+        md = render_markdown(d, by_m, [t for t in tests if t["dataset"] == d], champ, note, figs,
+                             [m for m in missing if m[0] == d], reference)
+        p = out / f"{d}.md"
+        write_text(p, md)
+        files.append(p)
+    return ReportResult(out, list(grouped), files, result_champs, list(missing))
+
+
+def registry_hook(tracking_cfg: Any, models_root: str | Path) -> Any:
+    """The ``registry`` callable of :func:`build_report`: register every run of the dataset
+    (idempotent) and point ``champion`` at the best one. Returns the sentence for the report."""
+    from .registry import CHAMPION_ALIAS, model_name, register_generator, set_champion
+
+    def hook(dataset: str, champ: Mapping[str, Any], recs: Sequence[Mapping[str, Any]]) -> str:
+        version = None
+        for r in recs:
+            run_dir = Path(models_root) / dataset / f"{r['method']}-s{int(r['seed'])}"
+            if not (run_dir / "model.pt").is_file():
+                continue
+            clean = {k: v for k, v in r.items() if not k.startswith("_")}
+            v = register_generator(run_dir, clean, tracking_cfg)
+            if r is champ:
+                version = v
+        if version is None:
+            return f"Not registered: `models/{dataset}/{champ['method']}-s{int(champ['seed'])}/model.pt` is not here."
+        set_champion(dataset, version, tracking_cfg, finite(champ.get("icfid")))
+        return f"Registry: `models:/{model_name(dataset)}@{CHAMPION_ALIAS}` = version {version}."
+
+    return hook
+
+
+def run_report(params_path: str = "params.yaml", out_dir: str = "reports", datasets: Sequence[str] = (),
+               reference: str = REFERENCE_METHOD, use_registry: bool = True) -> ReportResult:
+    """The stage: read the run matrix from params.yaml, build the report, set the champions."""
+    from . import params as P
+    from .config import from_mapping
+    from .stages_params import EvaluateSection, _check_train
+
+    prm = P.load(params_path)
+    tsec = _check_train(prm.raw.get("train"), prm.raw)
+    esec = from_mapping(EvaluateSection, prm.raw.get("evaluate"), "evaluate")
+    names = list(datasets) or list(tsec.datasets)
+    unknown = [d for d in names if d not in tsec.datasets]
+    if unknown:
+        raise UcganError(f"--dataset {unknown[0]} is not in train.datasets of {params_path} ({tsec.datasets})")
+    hook = None
+    if use_registry and prm.tracking.enabled:
+        from .tracking import check_reachable, resolve_uri
+
+        check_reachable(resolve_uri(prm.tracking))  # fail in seconds, before any work
+        hook = registry_hook(prm.tracking, tsec.out_root)
+    runs = load_runs(esec.out_root, names, tsec.methods, tsec.seeds)
+    return build_report(runs.records, out_dir, tsec.out_root, reference, runs.missing, hook)
+
+
+PARAMS_OPTION = click.option("--params", "params_path", default="params.yaml", show_default=True,
+                             type=click.Path(dir_okay=False), help="Pipeline parameters file.")
+
+
+@click.command("report")
+@PARAMS_OPTION
+@click.option("--out", "out_dir", default="reports", show_default=True, help="Report folder.")
+@click.option("--dataset", "datasets", multiple=True, help="Only these datasets (repeatable). Default: train.datasets.")
+@click.option("--reference", default=REFERENCE_METHOD, show_default=True,
+              help="Method tested against every other one (Wilcoxon rank-sum).")
+@click.option("--registry/--no-registry", "use_registry", default=True, show_default=True,
+              help="Register the runs in MLflow and set the `champion` alias (when tracking.enabled).")
+def report_command(params_path: str, out_dir: str, datasets: tuple[str, ...], reference: str, use_registry: bool) -> None:
+    """Tables (mean ± std over seeds), Wilcoxon tests, pictures, DVC plot data; sets the champions."""
+    res = run_report(params_path, out_dir, datasets, reference, use_registry)
+    for d in res.datasets:
+        c = res.champions.get(d)
+        line = f"{d}: champion {c['method']} seed {c['seed']} (ICFID {_num(c['icfid'])})" if c else f"{d}: no champion"
+        click.echo(line + (f"; {c['note']}" if c and c.get("note") else ""))
+    if res.missing:
+        click.echo(f"warning: {len(res.missing)} run(s) have no metrics yet: "
+                   + ", ".join(f"{d}/{m}-s{s}" for d, m, s in res.missing), err=True)
+    click.echo(f"report: {res.out_dir / 'summary.csv'} and " + ", ".join(str(res.out_dir / f'{d}.md') for d in res.datasets))
