@@ -98,7 +98,7 @@ def test_inception_features_shape_and_fid_zero(tiny_images):
     x, ext, f = tiny_images
     assert f.shape == (4, 2048) and f.dtype == np.float32 and np.isfinite(f).all()
     assert fid(f, f) == 0.0
-    assert fid(f[:2], f[2:]) > 0.0
+    assert fid(f[:2], f[2:]) > 0.0  # few samples in 2048-d: the exact low-rank route, milliseconds
     assert ext.describe()["extractor"] == ext.id and "299" in ext.preprocessing
 
 

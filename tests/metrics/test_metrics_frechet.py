@@ -98,3 +98,21 @@ def test_fid_matrix_equals_pairwise_and_torch():
         for j, f in enumerate(fake):
             assert d[i, j] == pytest.approx(fid_from_stats(r, f), rel=1e-10) or (np.isinf(d[i, j]) and j == 4)
     np.testing.assert_allclose(fid_matrix(real, fake, device="cpu"), d, rtol=1e-9)
+
+
+def test_lowrank_route_equals_full_route_for_few_samples():
+    from ucgan.metrics.fid import fid, icfid
+    from ucgan.metrics.frechet import frechet_distance_lowrank
+
+    rng = np.random.default_rng(6)
+    x1, x2 = rng.standard_normal((7, 40)), rng.standard_normal((12, 40)) * 2 + 0.5
+    full = fid_from_stats(GaussianStats.from_features(x1), GaussianStats.from_features(x2))
+    # rank-deficient covariances: the d x d route carries ~sqrt(machine eps) per null direction
+    # (square roots of round-off eigenvalues), the low-rank route does not; hence 1e-6, not 1e-12
+    assert frechet_distance_lowrank(x1, x2) == pytest.approx(full, rel=1e-6)
+    assert fid(x1, x2) == frechet_distance_lowrank(x1, x2) and fid(x1, x1.copy()) == 0.0
+    sets = [rng.standard_normal((5, 30)) + i for i in range(3)]
+    low = icfid(sets[:2], sets)
+    high = icfid([GaussianStats.from_features(s) for s in sets[:2]], sets)
+    np.testing.assert_allclose(low.fid_matrix, high.fid_matrix, rtol=1e-6)
+    np.testing.assert_array_equal(low.assignment, high.assignment)

@@ -6,31 +6,50 @@ The evaluate stage calls :func:`evaluate_method`; library users can call the pie
     from ucgan.metrics import frechet_distance, icfid
     res = icfid(real_features_per_class, fake_features_per_cluster, matching="greedy")
     res.value, res.per_class, res.assignment, res.fid_matrix
+
+Names are imported lazily (PEP 562): the CLI imports :mod:`ucgan.metrics.commands` at start-up,
+and that must not pull in torch, SciPy and scikit-learn for every ``ucgan`` command.
 """
 from __future__ import annotations
 
-from .attribute import AttributeAccuracy, attribute_accuracy, chamfer_distance
-from .cache import StatsCache, cache_key
-from .clustering_metrics import MixingError, kmeans_labels, kmeans_nmi, mixing_error, nmi
-from .extractors import (
-    EncoderExtractor,
-    FeatureExtractor,
-    InceptionExtractor,
-    RawExtractor,
-    build_extractor,
-    cleanfid_feature_fn,
-    to_uint8,
-)
-from .fid import ICFIDResult, fid, icfid, icfid_from_matrix, match_greedy, match_hungarian
-from .frechet import GaussianStats, RunningStats, fid_from_stats, fid_matrix, frechet_distance, frechet_distance_torch
-from .modes import ModeMetrics, mode_metrics
-from .suite import EvalProfile, evaluate_method, json_safe
+import importlib
+from typing import Any
 
-__all__ = [
-    "AttributeAccuracy", "EncoderExtractor", "EvalProfile", "FeatureExtractor", "GaussianStats", "ICFIDResult",
-    "InceptionExtractor", "MixingError", "ModeMetrics", "RawExtractor", "RunningStats", "StatsCache",
-    "attribute_accuracy", "build_extractor", "cache_key", "chamfer_distance", "cleanfid_feature_fn",
-    "evaluate_method", "fid", "fid_from_stats", "fid_matrix", "frechet_distance", "frechet_distance_torch", "icfid",
-    "icfid_from_matrix", "json_safe", "kmeans_labels", "kmeans_nmi", "match_greedy", "match_hungarian",
-    "mixing_error", "mode_metrics", "nmi", "to_uint8",
-]
+_EXPORTS: dict[str, str] = {
+    # attribute.py
+    "AttributeAccuracy": "attribute", "attribute_accuracy": "attribute", "chamfer_distance": "attribute",
+    # cache.py
+    "StatsCache": "cache", "cache_key": "cache",
+    # clustering_metrics.py
+    "MixingError": "clustering_metrics", "kmeans_labels": "clustering_metrics", "kmeans_nmi": "clustering_metrics",
+    "mixing_error": "clustering_metrics", "nmi": "clustering_metrics",
+    # extractors.py
+    "EncoderExtractor": "extractors", "FeatureExtractor": "extractors", "InceptionExtractor": "extractors",
+    "RawExtractor": "extractors", "build_extractor": "extractors", "cleanfid_feature_fn": "extractors",
+    "to_uint8": "extractors",
+    # fid.py
+    "ICFIDResult": "fid", "fid": "fid", "icfid": "fid", "icfid_from_matrix": "fid", "match_greedy": "fid",
+    "match_hungarian": "fid",
+    # frechet.py
+    "GaussianStats": "frechet", "RunningStats": "frechet", "fid_from_stats": "frechet", "fid_matrix": "frechet",
+    "frechet_distance": "frechet", "frechet_distance_torch": "frechet",
+    # modes.py
+    "ModeMetrics": "modes", "mode_metrics": "modes",
+    # suite.py
+    "EvalProfile": "suite", "evaluate_method": "suite", "json_safe": "suite",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    mod = _EXPORTS.get(name)
+    if mod is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{mod}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

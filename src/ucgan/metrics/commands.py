@@ -77,7 +77,7 @@ def fid_command(real_dir: Path, fake_dir: Path, per_class: bool, matching: str, 
         rdirs, fdirs = _subdirs(real_dir), _subdirs(fake_dir)
         rf = [folder_features(d, ext, batch_size, dev) for d in rdirs]
         ff = [folder_features(d, ext, batch_size, dev) for d in fdirs]
-        res = icfid(rf, ff, matching=matching, device="cuda" if dev.type == "cuda" else None)
+        res = icfid(rf, ff, matching=matching, device=str(dev) if dev.type == "cuda" else None)
         names = [d.name for d in fdirs]
         out.update({
             "icfid": res.value, "matching": matching,

@@ -15,7 +15,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from ..errors import ConfigError
-from .frechet import GaussianStats, fid_from_stats, fid_matrix
+from .frechet import GaussianStats, fid_from_stats, fid_matrix, frechet_distance_lowrank, lowrank_applicable
 
 Matching = Literal["greedy", "hungarian"]
 FeaturesOrStats = Union[np.ndarray, GaussianStats]
@@ -58,8 +58,22 @@ def _as_stats(x: FeaturesOrStats) -> GaussianStats:
     return GaussianStats.from_features(arr)
 
 
+def _small_feature_sets(sets: Sequence[FeaturesOrStats]) -> bool:
+    """True when all are feature arrays with fewer samples than dimensions (the low-rank route)."""
+    if not all(isinstance(x, np.ndarray) and x.ndim == 2 for x in sets):
+        return False
+    n = [x.shape[0] for x in sets]  # type: ignore[union-attr]
+    return lowrank_applicable(min(n), max(n), sets[0].shape[1])  # type: ignore[union-attr]
+
+
 def fid(real: FeaturesOrStats, fake: FeaturesOrStats) -> float:
-    """FID between two feature sets (or their precomputed :class:`GaussianStats`)."""
+    """FID between two feature sets (or their precomputed :class:`GaussianStats`).
+
+    Feature sets smaller than their dimension take the exact low-rank route
+    (:func:`~ucgan.metrics.frechet.frechet_distance_lowrank`).
+    """
+    if _small_feature_sets([real, fake]):
+        return frechet_distance_lowrank(real, fake)  # type: ignore[arg-type]
     return fid_from_stats(_as_stats(real), _as_stats(fake))
 
 
@@ -132,8 +146,13 @@ def icfid(
     """
     if matching not in ("greedy", "hungarian"):
         raise ConfigError(f"unknown ICFID matching {matching!r}; use 'greedy' (SLOGAN Algorithm 2) or 'hungarian'.")
+    if not real_features_per_class or not fake_features_per_cluster:
+        raise ValueError("icfid needs at least one real class and one fake cluster")
+    sets = [*real_features_per_class, *fake_features_per_cluster]
+    if device is None and _small_feature_sets(sets):
+        d = np.array([[frechet_distance_lowrank(r, f) for f in fake_features_per_cluster]
+                      for r in real_features_per_class], dtype=np.float64)
+        return icfid_from_matrix(d, matching)
     real = [_as_stats(x) for x in real_features_per_class]
     fake = [_as_stats(x) for x in fake_features_per_cluster]
-    if not real or not fake:
-        raise ValueError("icfid needs at least one real class and one fake cluster")
     return icfid_from_matrix(fid_matrix(real, fake, device=device), matching)

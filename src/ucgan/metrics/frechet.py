@@ -166,6 +166,39 @@ def fid_from_stats(a: GaussianStats, b: GaussianStats) -> float:
     return frechet_distance(a.mu, a.sigma, b.mu, b.sigma)
 
 
+# ---------------------------------------------------------------------------- few samples
+def _scaled_centred(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(mu, C)`` with ``C = (x - mu) / sqrt(n - 1)``, so that ``sigma = C^T C``."""
+    x = np.asarray(x, dtype=np.float64)
+    mu = x.mean(axis=0)
+    return mu, (x - mu) / np.sqrt(x.shape[0] - 1)
+
+
+def lowrank_applicable(n1: int, n2: int, dim: int) -> bool:
+    """Whether :func:`frechet_distance_lowrank` is the cheaper exact route (fewer samples than dims)."""
+    return 2 <= min(n1, n2) and max(n1, n2) < dim
+
+
+def frechet_distance_lowrank(x1: np.ndarray, x2: np.ndarray) -> float:
+    """Exact Fréchet distance of two *feature sets* with fewer samples than dimensions.
+
+    With ``S1 = C1^T C1`` and ``S2 = C2^T C2`` (centred, scaled samples), the non-zero eigenvalues
+    of ``S1 S2`` are the squared singular values of the small ``n1 x n2`` matrix ``C1 C2^T``, so
+    ``tr sqrt(S1 S2)`` is its nuclear norm. A 2048-d FID of two folders of 50 images then costs
+    milliseconds instead of two 2048 x 2048 eigen-decompositions (seconds).
+    """
+    x1, x2 = np.asarray(x1), np.asarray(x2)
+    if x1.shape[0] < 2 or x2.shape[0] < 2:
+        return float("inf")
+    if x1.shape == x2.shape and np.array_equal(x1, x2):
+        return 0.0
+    mu1, c1 = _scaled_centred(x1)
+    mu2, c2 = _scaled_centred(x2)
+    with _blas_threads(max(c1.shape[0], c2.shape[0])):
+        nuclear = float(np.linalg.svd(c1 @ c2.T, compute_uv=False).sum())
+    return _assemble(mu1, float((c1 * c1).sum()), mu2, float((c2 * c2).sum()), nuclear)
+
+
 # ---------------------------------------------------------------------------- torch route (GPU)
 def frechet_distance_torch(mu1, sigma1, mu2, sigma2) -> float:  # noqa: ANN001 (tensors or arrays)
     """Same symmetric route in torch float64, on the device of ``sigma1`` if it is a tensor.

@@ -87,6 +87,8 @@ def json_safe(v: Any) -> Any:
         return float(v) if np.isfinite(v) else None
     if isinstance(v, np.integer):
         return int(v)
+    if isinstance(v, np.bool_):
+        return bool(v)
     return v
 
 
@@ -229,7 +231,7 @@ def evaluate_method(
 
     # ---- FID / ICFID
     t0 = time.perf_counter()
-    fd_dev = "cuda" if dev.type == "cuda" else None
+    fd_dev = str(dev) if dev.type == "cuda" else None
     fid_value = fid_from_stats(real_all, fake_all)
     ic = icfid_from_matrix(fid_matrix(real_cls, fake_comp, device=fd_dev), profile.matching)
     seconds["frechet"] = time.perf_counter() - t0
