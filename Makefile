@@ -11,8 +11,11 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 export PATH := $(abspath $(BIN)):$(PATH)
+# Prefect's ephemeral API keeps its SQLite DB and results inside the project.
+export PREFECT_HOME := $(abspath .prefect)
+export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 60
 
-.PHONY: install run test test-fast bench clean-outputs
+.PHONY: install run test test-fast test-integration flow bench
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (or run: make PYTHON=python3 ...)"; exit 1; }
@@ -37,6 +40,12 @@ test: install
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow and not integration"
+
+test-integration: install
+	$(BIN)/python -m pytest -q -m integration
+
+flow: install
+	$(BIN)/python pipelines/benchmark.py
 
 bench: install
 	$(BIN)/python benchmarks/bench_metrics.py

@@ -125,6 +125,9 @@ def _add_optional_commands() -> None:
         ("ucgan.clustering.commands", "cluster_command"),
         ("ucgan.metrics.commands", "fid_command"),
         ("ucgan.stages", "STAGE_COMMANDS"),
+        ("ucgan.registry", "registry_group"),   # ucgan registry compare|register|champion
+        ("ucgan.registry", "sample_command"),   # ucgan sample --model models:/ucgan-D@champion --component c
+        ("ucgan.report", "report_command"),     # ucgan report
     ]:
         try:
             m = importlib.import_module(mod)

@@ -376,6 +376,11 @@ def registry_rows(dataset: str, tracking_cfg: TrackingConfig | None = None, all_
     if not versions:
         raise UcganError(f"no versions of {name} in the registry; run the pipeline (`dvc repro`) or "
                          f"`ucgan registry register --dataset {dataset} ...` first")
+    # search_model_versions does not fill in aliases on every store: read them from the model
+    aliases: dict[int, list[str]] = {}
+    with contextlib.suppress(MlflowException):
+        for alias, ver in (client.get_registered_model(name).aliases or {}).items():
+            aliases.setdefault(int(ver), []).append(alias)
     rows = []
     for mv in versions:
         t = mv.tags or {}
@@ -383,7 +388,7 @@ def registry_rows(dataset: str, tracking_cfg: TrackingConfig | None = None, all_
             dataset=dataset, version=int(mv.version), method=t.get("method", "?"), seed=int(t.get("seed", -1) or -1),
             icfid=parse_tag(t.get("icfid")), fid=parse_tag(t.get("fid")), nmi=parse_tag(t.get("nmi")),
             mixing_l1=parse_tag(t.get("mixing_l1")), extractor=t.get("extractor", ""),
-            aliases=list(getattr(mv, "aliases", []) or []), run_id=t.get("run_id", ""),
+            aliases=sorted(set(aliases.get(int(mv.version), [])) | set(getattr(mv, "aliases", None) or [])), run_id=t.get("run_id", ""),
             created=int(mv.creation_timestamp or 0)))
     if not all_versions:
         newest: dict[tuple[str, int], VersionRow] = {}
@@ -529,8 +534,17 @@ def make_pyfunc_model() -> Any:
     import mlflow.pyfunc
     import numpy as np
 
-    class GeneratorModel(mlflow.pyfunc.PythonModel):
+    return _generator_model_class(mlflow.pyfunc.PythonModel, np)()
+
+
+def _generator_model_class(base: type, np: Any) -> type:
+    class GeneratorModel(base):  # type: ignore[misc,valid-type]
         """Samples from a ucgan generator stored as ``model.pt`` (tensors only)."""
+
+        # The logged signature (a DataFrame with n/component/seed) is what MLflow validates inputs
+        # against; this flag stops PythonModel from also wrapping predict for type-hint validation
+        # (and from warning on every load that predict has no hints).
+        _skip_type_hint_validation = True
 
         def load_context(self, context: Any) -> None:
             from .env import resolve_device
@@ -551,7 +565,7 @@ def make_pyfunc_model() -> Any:
                 outs.append(sample_tensor(self.method, self.ema, int(r["n"]), comp, seed).numpy())
             return np.concatenate(outs).astype(np.float32) if outs else np.zeros((0, *self.method.info.shape), np.float32)
 
-    return GeneratorModel()
+    return GeneratorModel
 
 
 # ----------------------------------------------------------------------------- tables

@@ -296,6 +296,25 @@ def _per_class_stats(lst: Sequence[Mapping[str, Any]], key: str) -> list[tuple[f
     return out
 
 
+def copy_loss_curves(records: Iterable[Mapping[str, Any]], models_root: Path, dest_root: Path) -> list[Path]:
+    """``models/<d>/<m>-s<s>/losses.csv`` -> ``reports/plots/losses/<d>/<m>-s<s>.csv``.
+
+    Why a copy: DVC refuses a plot file *inside* a stage's output directory (the train stage's
+    ``outs`` is the whole run folder: "overlapping outputs"), while a top-level plot on this folder
+    gives one loss chart per run in ``dvc plots show/diff``.
+    """
+    out = []
+    for r in records:
+        src = models_root / str(r["dataset"]) / f"{r['method']}-s{int(r['seed'])}" / "losses.csv"
+        if src.is_file():
+            dest = dest_root / str(r["dataset"]) / f"{r['method']}-s{int(r['seed'])}.csv"
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(dest, suffix=".csv") as tmp:
+                shutil.copyfile(src, tmp)
+            out.append(dest)
+    return out
+
+
 # ----------------------------------------------------------------------------- figures
 def _plt() -> Any:
     import matplotlib
@@ -558,6 +577,7 @@ def build_report(
                                     "statistic", "p_value", "result"]))
     files.append(p)
     files += write_plot_data(records, out / "plots")
+    files += copy_loss_curves(records, Path(models_root), out / "plots" / "losses")
     champs = champions(records)
     result_champs: dict[str, dict[str, Any]] = {}
     grouped = _group(records)
@@ -670,3 +690,7 @@ def report_command(params_path: str, out_dir: str, datasets: tuple[str, ...], re
         click.echo(f"warning: {len(res.missing)} run(s) have no metrics yet: "
                    + ", ".join(f"{d}/{m}-s{s}" for d, m, s in res.missing), err=True)
     click.echo(f"report: {res.out_dir / 'summary.csv'} and " + ", ".join(str(res.out_dir / f'{d}.md') for d in res.datasets))
+
+
+if __name__ == "__main__":  # `python -m ucgan.report` works before the CLI wiring exists
+    report_command()

@@ -154,6 +154,9 @@ def evaluate_one(params_path: str, dataset: str, method: str, seed: int, device_
             scalars = {k: v for k, v in result.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
             tracking.Run(mlflow.active_run()).log_metrics(scalars)
             mlflow.log_artifact(str(out), artifact_path="metrics")
+            from .registry import register_generator
+
+            register_generator(model_dir, result, prm.tracking)  # version of ucgan-<dataset>, tagged with metrics
     return result
 
 

@@ -104,3 +104,21 @@ def _check_evaluate(section: Any, raw: dict[str, Any]) -> None:
 register_section("train", _check_train)
 register_section("methods", _check_methods)
 register_section("evaluate", _check_evaluate)
+
+
+def _check_pretrain(section: Any, raw: dict[str, Any]) -> None:
+    from .encoders.config import load_pretrain_config
+
+    for d in ((raw.get("data") or {}).get("datasets") or [""]):
+        load_pretrain_config(raw, d)  # base keys and every override block are checked
+
+
+def _check_cluster(section: Any, raw: dict[str, Any]) -> None:
+    from .clustering.config import load_cluster_config
+
+    for d in ((raw.get("data") or {}).get("datasets") or [""]):
+        load_cluster_config(raw, d)
+
+
+register_section("pretrain", _check_pretrain)
+register_section("cluster", _check_cluster)

@@ -37,6 +37,8 @@ class WGANConfig(MethodConfig):
 
 @register
 class WGAN(Method):
+    """Unconditional WGAN with the Lipschitz penalty: the baseline without attributes."""
+
     name = "wgan"
     Config = WGANConfig
 
