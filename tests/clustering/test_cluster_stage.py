@@ -49,8 +49,9 @@ def test_cluster_stage_outputs_and_round_trip(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["classifier.pt", "clusters.npz", "embedding.png", "metrics.json"]
     assert m["k"] == 3 and m["nmi_train"] == pytest.approx(1.0) and m["acc_test"] == pytest.approx(1.0)
     assert m["cluster_shares"] == [0.6, 0.3, 0.1] and m["classifier_agreement_test"] == 1.0
-    assert set(m["nmi_variants"]) == {"backbone_raw", "backbone_std", "backbone_l2", "projection_raw", "projection_l2"}
-    assert m["neighbours"]["backbone_l1"] == {"1st": 1.0, "2nd": 1.0, "5th": 1.0}
+    names = {"backbone_raw", "backbone_std", "backbone_l2", "projection_raw", "projection_l2"}
+    assert set(m["nmi_variants"]) == names | {f"{n}_min" for n in names}
+    assert m["neighbours"]["backbone"] == {"1st": 1.0, "2nd": 1.0, "5th": 1.0}
     assert json.loads((out / "metrics.json").read_text())["k"] == 3
     c = np.load(out / "clusters.npz")
     assert c["train_labels"].shape == (200,) and c["centers"].shape == (3, 4) and int(c["k"]) == 3

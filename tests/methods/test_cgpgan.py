@@ -93,7 +93,7 @@ def test_losses_reach_the_right_modules() -> None:
 
 
 def test_train_step_prior_uniform_while_normalizing_then_moves() -> None:
-    m = _method(prior_start=0.5, prior_decay=0.9)
+    m = _method(prior_start=0.5, prior_decay=0.9, lr=1e-3, prior_lr=1e-4)
     real = torch.randn(8, 2)
     before = {k: [p.detach().clone() for p in n.parameters()] for k, n in m.modules().items()}
     for step in range(3):
@@ -102,7 +102,9 @@ def test_train_step_prior_uniform_while_normalizing_then_moves() -> None:
     for k, n in m.modules().items():
         assert any(not torch.equal(a, p) for a, p in zip(before[k], n.parameters())), f"{k} did not train"
     torch.testing.assert_close(torch.as_tensor(m.mixing()).float(), torch.full((6,), 1 / 6))
-    m.train_step(real, 5, 10)  # past prior_start: P(C) follows Q(x_real)
+    assert all(g["lr"] == 1e-3 for o in m.optimizers().values() for g in o.param_groups)
+    m.train_step(real, 5, 10)  # past prior_start: P(C) follows Q(x_real), at prior_lr
+    assert all(g["lr"] == 1e-4 for o in m.optimizers().values() for g in o.param_groups)
     assert not torch.allclose(torch.as_tensor(m.mixing()).float(), torch.full((6,), 1 / 6))
     assert m.mixing().sum() == pytest.approx(1.0)
     m.prior.copy_(torch.tensor([0.5, 0.3, 0.195, 0.004, 0.001, 0.0]))

@@ -11,7 +11,7 @@ Layout::
       seed: 0
       classifier: {epochs: 100, lr: 0.01, weight_decay: 1.0e-6, batch_size: 256}
       evaluation: {nmi_seeds: 3, variants: true, neighbour_ks: [1, 2, 5], neighbour_metric: l1,
-                   plot: pca, plot_points: 2000}
+                   plot: pca, plot_points: 2000, max_points: 10000}
       overrides:                   # optional, per dataset, same keys
         ring8-1to3: {representation: backbone, l2_normalize: false}
 """
@@ -50,12 +50,14 @@ class EvaluationConfig:
     neighbour_metric: Literal["l1", "l2", "cosine"] = "l1"
     plot: Literal["pca", "tsne", "none"] = "pca"
     plot_points: int = 2000            # at most this many points in embedding.png (t-SNE is O(n^2))
+    max_points: int = 10000            # fixed random subset of train for variant NMIs and neighbour stats
 
     def validate(self, where: str) -> None:
         require(self.nmi_seeds > 0, f"{where}.nmi_seeds", "must be positive")
         require(len(self.neighbour_ks) > 0 and all(k > 0 for k in self.neighbour_ks),
                 f"{where}.neighbour_ks", "must be a non-empty list of positive integers")
         require(self.plot_points >= 10, f"{where}.plot_points", "must be >= 10")
+        require(self.max_points >= 10, f"{where}.max_points", "must be >= 10")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -4,7 +4,7 @@ Definition used here (the paper gives only the example "70% of the time its near
 belong to the same class"): for k in ``ks``, the share of samples whose k-th nearest neighbour —
 excluding the sample itself, ranked by distance in the representation — has the same class.
 Distance: L1 by default, because LSC-GAN's Algorithm 1 builds its neighbour pairs with L1.
-Ties are broken by sample index (stable sort). Chance level is ``sum_c p_c^2`` (0.1 for 10
+Exact ties are broken arbitrarily (but deterministically). Chance level is ``sum_c p_c^2`` (0.1 for 10
 balanced classes), which the paper lists as its "baseline" row.
 """
 from __future__ import annotations
@@ -32,8 +32,7 @@ def kth_neighbours(x: np.ndarray, k_max: int, metric: Metric = "l1", batch: int 
         d = torch.cdist(t[i:i + batch], t, p=p)
         rows = torch.arange(d.shape[0])
         d[rows, rows + i] = float("inf")
-        # sort is stable, so equal distances keep index order (deterministic ties)
-        idx = torch.sort(d, dim=1, stable=True).indices[:, :k_max]
+        idx = torch.topk(d, k_max, dim=1, largest=False, sorted=True).indices
         out[i:i + batch] = idx.numpy()
     return out
 

@@ -16,14 +16,23 @@ from ..tracking import TrackingConfig
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N")
 @click.option("--prepared-root", default="data/prepared", show_default=True)
 @click.option("--out", "out_dir", default=None, help="output folder [default: models/encoders/<dataset>]")
-def pretrain_command(dataset: str, params_path: str, device: str, prepared_root: str, out_dir: str | None) -> None:
+@click.option("--backbone", default=None,
+              type=click.Choice(["auto", "small_cnn", "resnet18", "mlp", "alexnet_random"]),
+              help="override pretrain.backbone, e.g. a second, untrained alexnet_random encoder for LSC-GAN "
+                   "next to the SimCLR one (use another --out)")
+def pretrain_command(dataset: str, params_path: str, device: str, prepared_root: str, out_dir: str | None,
+                     backbone: str | None) -> None:
     """SimCLR-pretrain the encoder of DATASET (InfoSCC-GAN stage 1; resumes from ckpt.pt)."""
+    import dataclasses
+
     from ..env import resolve_device
     from .config import load_pretrain_config
     from .simclr import pretrain
 
     params = load_params(params_path)
     cfg = load_pretrain_config(params, dataset)
+    if backbone:
+        cfg = dataclasses.replace(cfg, backbone=backbone)  # type: ignore[arg-type]
     tracking = from_mapping(TrackingConfig, params.get("tracking"), "tracking")
     metrics = pretrain(dataset, cfg, prepared_root, out_dir or f"models/encoders/{dataset}",
                        resolve_device(device), tracking)

@@ -119,6 +119,8 @@ class _State:
     step: int = 0
     losses: list[float] = dataclasses.field(default_factory=list)
     train_seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    epoch_seconds: list[float] = dataclasses.field(default_factory=list)
     resumed_from_epoch: int = 0
 
 
@@ -243,6 +245,11 @@ def pretrain(
             "stopped_early": bool(trainable and state.epoch < cfg.epochs),
             "resumed_from_epoch": state.resumed_from_epoch,
             "train_seconds": round(state.train_seconds, 2),
+            # wall time of the fastest / median epoch (this session): on shared machines the minimum
+            # is the best estimate of the uncontended speed; cpu_seconds is process CPU time
+            "epoch_seconds_min": round(min(state.epoch_seconds), 3) if state.epoch_seconds else float("nan"),
+            "epoch_seconds_median": round(float(np.median(state.epoch_seconds)), 3) if state.epoch_seconds else float("nan"),
+            "cpu_seconds": round(state.cpu_seconds, 2), "threads": torch.get_num_threads(),
             "loss_first_epoch": first, "loss_last_epoch": last,
             "loss_min": float(np.min(losses)) if losses else float("nan"),
             "probe_acc": probe, "device": device.type,
@@ -304,11 +311,12 @@ def _train(enc: Encoder, cfg: PretrainConfig, train: Split, normalizer: Normaliz
         state = _try_resume(ckpt_path, fingerprint, enc, opt, g)
 
     enc.train()
-    t_start = time.perf_counter()
-    base_seconds = state.train_seconds
+    t_start, c_start = time.perf_counter(), time.process_time()
+    base_seconds, base_cpu = state.train_seconds, state.cpu_seconds
     bar = tqdm(range(state.epoch, cfg.epochs), desc=f"pretrain {fingerprint['config']['backbone']}",
                initial=state.epoch, total=cfg.epochs, disable=not progress, mininterval=1.0)
     for epoch in bar:
+        t_epoch = time.perf_counter()
         perm = torch.randperm(n, generator=g)
         epoch_losses: list[float] = []
         for i in range(spe):
@@ -332,6 +340,8 @@ def _train(enc: Encoder, cfg: PretrainConfig, train: Split, normalizer: Normaliz
         state.losses.extend(epoch_losses)
         state.epoch = epoch + 1
         state.train_seconds = base_seconds + time.perf_counter() - t_start
+        state.cpu_seconds = base_cpu + time.process_time() - c_start
+        state.epoch_seconds.append(time.perf_counter() - t_epoch)
         first_step = state.step - len(epoch_losses)
         for j, v in enumerate(epoch_losses):
             run.log_metrics({"loss": v}, step=first_step + j)
@@ -354,6 +364,7 @@ def _save_ckpt(path: Path, fingerprint: dict[str, Any], enc: Encoder, opt: torch
     torch_save(path, {
         "format": FORMAT, "fingerprint": fingerprint, "epoch": state.epoch, "step": state.step,
         "losses": torch.tensor(state.losses, dtype=torch.float64), "train_seconds": state.train_seconds,
+        "cpu_seconds": state.cpu_seconds,
         "backbone": enc.backbone.state_dict(), "head": enc.head.state_dict(), "opt": opt.state_dict(),
         "rng": g.get_state(), "torch_rng": torch.get_rng_state(),
     })
@@ -381,4 +392,5 @@ def _try_resume(path: Path, fingerprint: dict[str, Any], enc: Encoder, opt: torc
     epoch = int(obj["epoch"])
     tqdm.write(f"pretrain: resuming from {path} at epoch {epoch}")
     return _State(epoch=epoch, step=int(obj["step"]), losses=[float(v) for v in obj["losses"].tolist()],
-                  train_seconds=float(obj["train_seconds"]), resumed_from_epoch=epoch)
+                  train_seconds=float(obj["train_seconds"]), cpu_seconds=float(obj.get("cpu_seconds", 0.0)),
+                  resumed_from_epoch=epoch)

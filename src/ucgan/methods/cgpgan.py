@@ -18,6 +18,9 @@ classifier Q (same trunk as D, no shared layers, §4.1):
   ``min_share`` (1 %, the paper's figures) are reported unused (:meth:`unused_components`,
   ``used_categories`` in the logged losses).
 
+``prior_lr`` (not in the paper) lets a shortened schedule fit the networks at a higher rate while
+P(C) is fixed and run the prior phase at the paper's rate (benchmarks/exp_issue6.py measures it).
+
 Update order follows the official code: D and Q from the same fakes, then G on new ones, then P(C).
 G's input is the code standardised to zero mean / unit variance, ``(onehot * K - 1)/sqrt(K - 1)``,
 concatenated with z.
@@ -63,6 +66,8 @@ class CGPGANConfig(MethodConfig):
     r2_weight: float = 1.0           # lambda_r2
     prior_decay: float = 0.999       # EMA decay of the P(C) update
     prior_start: float = 0.3         # fraction of training with prob-normalize and a fixed uniform P(C)
+    prior_lr: float = 0.0            # learning rate once P(C) is updated (0 = lr): lets a short schedule fit
+                                     # fast while P(C) is fixed and run the prior phase at the paper's rate
     min_share: float = 0.01          # categories below this P(C) are reported unused
 
     def validate(self, where: str) -> None:
@@ -70,6 +75,7 @@ class CGPGANConfig(MethodConfig):
         require(self.num_components != 1, f"{where}.num_components",
                 "must be >= 2 (the standardised code divides by sqrt(d_c - 1)); 0 = number of classes")
         require(self.lr > 0, f"{where}.lr", "must be positive")
+        require(self.prior_lr >= 0, f"{where}.prior_lr", "must be >= 0 (0 = same as lr)")
         require(self.weight_decay >= 0, f"{where}.weight_decay", "must be >= 0")
         require(all(0.0 <= b < 1.0 for b in self.betas), f"{where}.betas", "each beta must be in [0, 1)")
         require(self.lambda_cls >= 0, f"{where}.lambda_cls", "must be >= 0")
@@ -120,7 +126,8 @@ class CGPGAN(Method):
                     f"'paper' (CGPGAN's 4x512 MLPs) is for 2-D points; dataset {info.dataset!r} is "
                     f"{info.modality} {info.shape}: set arch: shared")
             dim = info.shape[0]
-            self.G = PaperMLPGenerator(cfg.latent_dim + k, dim, cfg.hidden, cfg.depth, cfg.equalized_lr, info.value_range)
+            self.G = PaperMLPGenerator(cfg.latent_dim + k, dim, cfg.hidden, cfg.depth, cfg.equalized_lr,
+                                       info.value_range)
             self.D = paper_mlp_discriminator(dim, k, cfg.hidden, cfg.depth, cfg.equalized_lr)
             self.Q = paper_mlp_discriminator(dim, k, cfg.hidden, cfg.depth, cfg.equalized_lr)
         else:
@@ -151,7 +158,9 @@ class CGPGAN(Method):
         return [int(i) for i in torch.nonzero(self.prior < self.cfg.min_share).flatten()]
 
     # ------------------------------------------------------------------ training
-    def dq_losses(self, real: torch.Tensor, step: int, total_steps: int) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor], torch.Tensor]:
+    def dq_losses(
+        self, real: torch.Tensor, step: int, total_steps: int
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor], torch.Tensor]:
         """Alg. 1 lines 1-16: (D loss, Q loss, diagnostics, Q(x_real) as used for P(C)).
 
         The D loss reaches only D's parameters and the Q loss only Q's (the fakes are detached from G).
@@ -188,7 +197,14 @@ class CGPGAN(Method):
         self.prior.mul_(d).add_(p_real.mean(0), alpha=1.0 - d)
         self.prior.clamp_(min=0.0).div_(self.prior.sum())
 
+    def _set_lr(self, step: int, total_steps: int) -> None:
+        lr = self.cfg.lr if self.normalizing(step, total_steps) or not self.cfg.prior_lr else self.cfg.prior_lr
+        for opt in self.optimizers().values():
+            for group in opt.param_groups:
+                group["lr"] = lr
+
     def train_step(self, real: torch.Tensor, step: int, total_steps: int) -> dict[str, torch.Tensor]:
+        self._set_lr(step, total_steps)
         d_loss, q_loss, diag, p_real = self.dq_losses(real, step, total_steps)
         self.opt_d.zero_grad(set_to_none=True)
         self.opt_q.zero_grad(set_to_none=True)

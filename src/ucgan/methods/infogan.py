@@ -128,7 +128,8 @@ class InfoGAN(Method):
         self.opt_g.zero_grad(set_to_none=True)
         (g_adv + g_info).backward()
         self.opt_g.step()
-        return {"d_loss": d_adv.detach(), "q_loss": q_loss.detach(), "g_loss": g_adv.detach(), "g_info": g_info.detach()}
+        return {"d_loss": d_adv.detach(), "q_loss": q_loss.detach(), "g_loss": g_adv.detach(),
+                "g_info": g_info.detach()}
 
     # ------------------------------------------------------------------ inference
     @torch.no_grad()

@@ -50,7 +50,25 @@ class SLOGANConfig(MethodConfig):
     u2c_decay_end: float = 1.0           # lambda and m reach 0 at this fraction of training (synthetic: 0.2)
     u2c_floor: float = 0.0               # ours, not the paper's: keep this fraction of lambda and m after the
                                          # decay, so components that claimed a mode keep it (0 = paper)
+    u2c_negatives: Literal["batch", "prototypes"] = "batch"  # batch = Eq. 10/66 (paper); prototypes = ours,
+                                         # see u2c_loss_prototypes
     gumbel_tau: float = 0.01             # Gumbel-softmax temperature on the responsibilities (§3.3)
+    gen_batch_mult: int = 1              # G/E/prior step on gen_batch_mult * batch_size latents, D on batch_size
+                                         # (official code: 1 synthetic, 2 CIFAR-2 (z_gen = 2 x batch))
+    rho_lr_mult: float = 1.0             # ours: rho's learning rate is rho_lr_mult * gamma (paper/official: 1)
+    rho_baseline: bool = False           # ours: subtract the batch mean of l_adv in the rho estimate (a control
+                                         # variate: E[q(c|z) - pi_c] = 0, so the expectation is unchanged)
+    # ours, not the paper's: split/birth moves for the mixture (after SMEM, Ueda et al. 2000), see
+    # SLOGAN._reassign. Every reassign_every steps until reassign_until x training, if two components
+    # generate one region (2-means on their pooled samples leaves more than reassign_merge of the spread:
+    # two components on two separate modes leave ~0.01-0.03, two halves of one mode ~0.08-0.12 on the ring),
+    # the smaller one is moved: onto a component whose own samples are bimodal (ratio < reassign_split),
+    # or else to the latent point whose G(z) is nearest the real sample the critic rates highest.
+    reassign_every: int = 0              # 0 = off (paper)
+    reassign_until: float = 0.5
+    reassign_merge: float = 0.06
+    reassign_split: float = 0.15         # a component whose own 2-means ratio is below this spans two regions
+    reassign_samples: int = 256          # samples per component for the test
     update_mu: bool = True               # ablation switches of Table 8
     update_sigma: bool = True
     update_rho: bool = True
@@ -65,30 +83,39 @@ class SLOGANConfig(MethodConfig):
 
     def validate(self, where: str) -> None:
         super().validate(where)
-        for k in ("lr", "d_lr_mult", "gamma", "mu_lr_mult", "u2c_scale", "gumbel_tau"):
+        for k in ("lr", "d_lr_mult", "gamma", "mu_lr_mult", "u2c_scale", "gumbel_tau", "rho_lr_mult"):
             require(getattr(self, k) > 0, f"{where}.{k}", "must be positive")
         for k in ("u2c_weight", "u2c_margin", "penalty_weight", "simclr_weight", "probe_weight", "mu_init_std"):
             require(getattr(self, k) >= 0, f"{where}.{k}", "must be >= 0")
         require(0 < self.u2c_decay_end <= 10, f"{where}.u2c_decay_end", "must be in (0, 10]")
         require(0 <= self.u2c_floor <= 1, f"{where}.u2c_floor", "must be in [0, 1]")
         require(self.u2c_margin < math.pi / 2, f"{where}.u2c_margin", "must be below pi/2")
+        require(self.gen_batch_mult >= 1, f"{where}.gen_batch_mult", "must be >= 1")
+        require(self.reassign_every >= 0, f"{where}.reassign_every", "must be >= 0 (0 = off)")
+        require(0 < self.reassign_until <= 1, f"{where}.reassign_until", "must be in (0, 1]")
+        for k in ("reassign_merge", "reassign_split"):
+            require(0 < getattr(self, k) < 1, f"{where}.{k}", "must be in (0, 1)")
+        require(self.reassign_samples >= 8, f"{where}.reassign_samples", "must be >= 8")
         require(self.probe_mixup_iters >= 0, f"{where}.probe_mixup_iters", "must be >= 0")
 
 
-def arcface_logits(cos: torch.Tensor, scale: float, margin: float) -> torch.Tensor:
-    """s * cos(theta + m) on the diagonal, s * cos(theta) elsewhere (appendix D.1, Eq. 66).
+def arcface_logits(cos: torch.Tensor, scale: float, margin: float, positive: torch.Tensor | None = None) -> torch.Tensor:
+    """s * cos(theta + m) on the positives, s * cos(theta) elsewhere (appendix D.1, Eq. 66).
 
-    Where theta + m would pass pi the usual fallback s * (cos - m sin m) keeps the logit monotone.
+    ``positive`` is a boolean mask of cos's shape; default the diagonal (U2C: sample i vs its own
+    prototype). Where theta + m would pass pi the official code's fallback s * (cos - m sin m) keeps
+    the logit monotone.
     """
-    eye = torch.eye(cos.shape[0], cos.shape[1], dtype=torch.bool, device=cos.device)
     if margin <= 0:
         return scale * cos
+    if positive is None:
+        positive = torch.eye(cos.shape[0], cos.shape[1], dtype=torch.bool, device=cos.device)
     c = cos.clamp(-1 + 1e-7, 1 - 1e-7)
     sin = torch.sqrt(1 - c * c)
     with_margin = c * math.cos(margin) - sin * math.sin(margin)
     fallback = c - margin * math.sin(margin)
     pos = torch.where(c > math.cos(math.pi - margin), with_margin, fallback)
-    return scale * torch.where(eye, pos, c)
+    return scale * torch.where(positive, pos, cos)
 
 
 def u2c_loss(e: torch.Tensor, proto: torch.Tensor, scale: float, margin: float) -> torch.Tensor:
@@ -96,6 +123,29 @@ def u2c_loss(e: torch.Tensor, proto: torch.Tensor, scale: float, margin: float) 
     cos = F.normalize(e, dim=1) @ F.normalize(proto, dim=1).t()
     logits = arcface_logits(cos, scale, margin)
     return -(logits.diagonal() - torch.logsumexp(logits, dim=1) + math.log(logits.shape[1]))
+
+
+def u2c_loss_prototypes(e: torch.Tensor, proto: torch.Tensor, mu: torch.Tensor, cat: torch.Tensor,
+                        scale: float, margin: float) -> torch.Tensor:
+    """Ours (``u2c_negatives: prototypes``): Eq. 66 with the K component means as negatives instead of
+    the batch's prototypes, shape (B,).
+
+    Positive: s cos(theta(e_i, mu_C^i) + m) with the Gumbel-softmax prototype mu_C^i = C^i mu, as in
+    U2C (so dl/dz keeps its path through the responsibilities). Negatives: s cos(e_i, mu_k) for every
+    component k other than argmax C^i. The denominator is the mean over the K terms. This is the
+    posterior of appendix D.2 (Eq. 67) / the probe loss (Eq. 11) turned into the training loss. Why:
+    with batch negatives the denominator holds about pi_C B copies of the sample's own prototype, so
+    the loss of a sample grows with its component's share (about log(pi_C e^s + (1 - pi_C) e^{s cos}))
+    and G, mu and Sigma are pushed towards equal shares: the bias that makes components split the
+    large modes and merge the small ones. With the K means as negatives that term is gone.
+    """
+    en = F.normalize(e, dim=1)
+    pos = arcface_logits((en * F.normalize(proto, dim=1)).sum(1, keepdim=True), scale, margin,
+                         torch.ones(e.shape[0], 1, dtype=torch.bool, device=e.device))
+    neg = scale * (en @ F.normalize(mu, dim=1).t())
+    own = F.one_hot(cat.argmax(dim=1), mu.shape[0]).bool()
+    logits = torch.cat([pos, neg.masked_fill(own, float("-inf"))], dim=1)
+    return -(pos.squeeze(1) - torch.logsumexp(logits, dim=1) + math.log(mu.shape[0]))
 
 
 def simclr_loss(e1: torch.Tensor, e2: torch.Tensor) -> torch.Tensor:
@@ -126,6 +176,7 @@ class SLOGAN(Method):
         self._penalty = lipschitz_penalty if cfg.penalty == "lp" else gradient_penalty
         self._d_adv = d_wasserstein if cfg.d_loss == "wgan" else d_hinge
         self._probe: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._last_move = -(10**9)  # step of the last split/birth move (cool-down of 2 tests)
         if cfg.simclr and info.modality != "image":
             raise ConfigError("slogan.simclr needs image data (DiffAugment works on images); set simclr: false")
         if cfg.probe_path:
@@ -166,10 +217,70 @@ class SLOGAN(Method):
         idx = torch.randint(0, len(px), (min(len(px), self.cfg.batch_size),), device=self.device)
         cos = F.normalize(self.E(px[idx]), dim=1) @ F.normalize(mu, dim=1).t()
         onehot = F.one_hot(pc[idx], self.num_components).bool()
-        c = cos.clamp(-1 + 1e-7, 1 - 1e-7)
-        with_margin = c * math.cos(m) - torch.sqrt(1 - c * c) * math.sin(m)
-        logits = s * torch.where(onehot, with_margin, c)
-        return F.cross_entropy(logits, pc[idx])
+        return F.cross_entropy(arcface_logits(cos, s, m, onehot), pc[idx])
+
+    # ------------------------------------------------------------------ split / birth moves (ours)
+    @staticmethod
+    def _two_means_ratio(f: torch.Tensor, iters: int = 15) -> float:
+        """SSE of 2-means over SSE of 1-mean (about 0.6-0.7 for one Gaussian blob, near 0 for two
+        separated blobs); initialised by the sign of the first principal component."""
+        f = f - f.mean(0)
+        sse1 = float((f * f).sum())
+        if sse1 <= 0:
+            return 1.0
+        lab = (f @ torch.linalg.svd(f, full_matrices=False)[2][0]) > 0
+        for _ in range(iters):
+            if lab.all() or (~lab).all():
+                return 1.0
+            c0, c1 = f[~lab].mean(0), f[lab].mean(0)
+            lab = ((f - c1) ** 2).sum(1) < ((f - c0) ** 2).sum(1)
+        if lab.all() or (~lab).all():
+            return 1.0
+        sse2 = float(((f[~lab] - f[~lab].mean(0)) ** 2).sum() + ((f[lab] - f[lab].mean(0)) ** 2).sum())
+        return sse2 / sse1
+
+    @torch.no_grad()
+    def _reassign(self, real: torch.Tensor) -> float:
+        """One split/birth test; returns 1.0 when a component was moved, else 0.0.
+
+        Components that do not claim one mode each are a local optimum the gradients do not leave
+        (one component on two modes while two share a third, or two sharing a mode while another
+        mode has none; REFERENCE_CODE.md "Measured here"). SMEM's remedy is a discrete move: a
+        redundant component is re-placed. Tests run on the critic's penultimate features of
+        ``reassign_samples`` samples per component (generic: points, vectors and images).
+        """
+        cfg, k = self.cfg, self.num_components
+        if k < 2:
+            return 0.0
+        was = self.G.training, self.D.training
+        self.G.eval(), self.D.eval()
+        n = cfg.reassign_samples
+        feats = [self.D.features(self.G(self.prior.sample(n, c)[0])).flatten(1).float() for c in range(k)]
+        own = [self._two_means_ratio(f) for f in feats]
+        pair, best = None, cfg.reassign_merge
+        for i in range(k):
+            for j in range(i + 1, k):
+                r = self._two_means_ratio(torch.cat([feats[i], feats[j]]))
+                if r > best:
+                    pair, best = (i, j), r
+        moved = 0.0
+        if pair is not None:
+            pi = self.prior.pi
+            donor = pair[0] if pi[pair[0]] <= pi[pair[1]] else pair[1]
+            split = [c for c in range(k) if c != donor and own[c] < cfg.reassign_split]
+            if split:  # a component spans two regions: put the donor on top of it (a split)
+                t = min(split, key=lambda c: own[c])
+                eps = torch.randn(self.prior.dim, device=self.device, dtype=self.prior.mu.dtype)
+                self.prior.mu[donor] = self.prior.mu[t] + 0.1 * (self.prior.cholesky()[t] @ eps)
+                self.prior.sigma[donor] = self.prior.sigma[t]
+            else:  # some region has no component: start the donor where G comes closest to it
+                target = real[self.D(real).reshape(-1).argmax()].reshape(1, -1)
+                z, _ = self.prior.sample(max(256, 4 * n))
+                d = (self.G(z).reshape(len(z), -1) - target).pow(2).sum(1)
+                self.prior.mu[donor] = z[d.argmin()]
+            moved = 1.0
+        self.G.train(was[0]), self.D.train(was[1])
+        return moved
 
     # ------------------------------------------------------------------ training
     def _schedules(self, step: int, total: int) -> tuple[float, float]:
@@ -198,6 +309,7 @@ class SLOGAN(Method):
 
         # ---- G, E and the prior from one forward pass (simultaneous update)
         self.D.requires_grad_(False)
+        b = b * cfg.gen_batch_mult  # official CIFAR-2 code: z_gen has 2 x batch latents
         z, _ = self.prior.sample(b)
         z.requires_grad_(True)
         x = self.G(z)
@@ -209,7 +321,11 @@ class SLOGAN(Method):
             log_resp = self.prior.log_responsibilities(z)
             cat = F.gumbel_softmax(log_resp, tau=cfg.gumbel_tau, hard=False)
             proto = cat @ self.prior.mu
-            l_u2c_vec = u2c_loss(self.E(x), proto, cfg.u2c_scale, cfg.u2c_margin * temp)
+            if cfg.u2c_negatives == "batch":
+                l_u2c_vec = u2c_loss(self.E(x), proto, cfg.u2c_scale, cfg.u2c_margin * temp)
+            else:
+                l_u2c_vec = u2c_loss_prototypes(self.E(x), proto, self.prior.mu, cat, cfg.u2c_scale,
+                                                cfg.u2c_margin * temp)
             total = l_adv + lam * l_u2c_vec
             l_u2c = l_u2c_vec.mean().detach()
         e_loss = torch.zeros((), device=self.device)
@@ -226,13 +342,28 @@ class SLOGAN(Method):
         dldz = z.grad * b  # per-sample dl/dz (the mean divided every sample's gradient by B)
         self.opt_g.step()
         self.opt_e.step()
-        self.prior.stein_step(z.detach(), dldz, l_adv.detach(), cfg.gamma * decay,
+        # rho sees the adversarial loss only, raw critic values (§3.3, official code). The rho estimate
+        # mean_b (q(c|z_b) - pi_c) l_b is linear in l, so our two options act on l alone: a baseline
+        # (control variate) and a rho-only learning-rate multiplier.
+        l_rho = l_adv.detach()
+        if cfg.rho_baseline:
+            l_rho = l_rho - l_rho.mean()
+        if cfg.rho_lr_mult != 1.0:
+            l_rho = l_rho * cfg.rho_lr_mult
+        self.prior.stein_step(z.detach(), dldz, l_rho, cfg.gamma * decay,
                               update_mu=cfg.update_mu, update_sigma=cfg.update_sigma, update_rho=cfg.update_rho)
         if probe_mu is not None and probe_mu.grad is not None:  # L_m is also minimised w.r.t. mu
             with torch.no_grad():
                 self.prior.mu.sub_(cfg.mu_lr_mult * cfg.gamma * decay * probe_mu.grad)
         self.D.requires_grad_(True)
-        return {"d_loss": d_adv.detach(), "penalty": pen.detach(), "g_adv": l_adv.mean().detach(),
+        moved = 0.0
+        if (cfg.reassign_every and step >= 2 * cfg.reassign_every and step % cfg.reassign_every == 0
+                and step < cfg.reassign_until * total_steps and step - self._last_move >= 2 * cfg.reassign_every):
+            moved = self._reassign(real)
+            if moved:
+                self._last_move = step
+        out_moved = torch.tensor(moved)
+        return {"reassign": out_moved, "d_loss": d_adv.detach(), "penalty": pen.detach(), "g_adv": l_adv.mean().detach(),
                 "u2c": l_u2c, "e_extra": e_loss.detach(), "pi_max": self.prior.pi.max().detach()}
 
     # ------------------------------------------------------------------ inference
@@ -262,6 +393,12 @@ class SLOGAN(Method):
 
     def ema_modules(self) -> dict[str, nn.Module]:
         return {"G": self.G}
+
+    def extra_state(self) -> dict[str, Any]:
+        return {"last_move": int(self._last_move)}
+
+    def load_extra_state(self, state: Mapping[str, Any]) -> None:
+        self._last_move = int(state.get("last_move", -(10**9)))
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         super().load_state_dict(state)
