@@ -124,13 +124,9 @@ def version_tags(metrics: Mapping[str, Any], model_sha256: str, run_id: str | No
 
 # ----------------------------------------------------------------------------- champion rule
 def _finite(v: Any) -> float | None:
-    if v is None or isinstance(v, bool):
-        return None
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
+    from .report import finite
+
+    return finite(v)
 
 
 def pick_champion(rows: Iterable[Mapping[str, Any]], metric: str = "icfid") -> Mapping[str, Any] | None:
@@ -415,32 +411,7 @@ def _load_model_file(model_pt: Path, device: Any, resources: Mapping[str, str] |
     the pretrain/cluster outputs for methods that need them (a downloaded version carries its own)."""
     from .stages import load_trained
 
-    if not resources:
-        if model_pt.name == "model.pt":
-            return load_trained(model_pt.parent, device)
-        with tempfile.TemporaryDirectory(prefix="ucgan-model-") as tmp:  # load_trained wants <dir>/model.pt
-            os.symlink(model_pt.resolve(), Path(tmp) / "model.pt")
-            return load_trained(tmp, device)
-    # Same steps as ucgan.stages.load_trained, with the version's own copies of the pretrain/cluster
-    # outputs instead of the repository paths (load_trained has no resources argument).
-    from .config import from_mapping
-    from .io import torch_load
-    from .methods import DataInfo, get_method
-    from .stages import build_method, pipeline_resources
-
-    ck = torch_load(model_pt, map_location=device)
-    meta = ck["meta"]
-    cls = get_method(meta["method"])
-    cfg = from_mapping(cls.Config, meta["config"], f"{model_pt} config")
-    i = meta["info"]
-    info = DataInfo(modality=i["modality"], shape=tuple(i["shape"]),
-                    value_range=None if i["value_range"] is None else tuple(i["value_range"]),
-                    num_classes=int(i["num_classes"]), dataset=i.get("dataset", ""))
-    res = {**pipeline_resources(info.dataset), **{k: Path(v) for k, v in resources.items()}}
-    m = build_method(meta["method"], cfg, info, device, res)
-    m.load_state_dict(ck["method_state"])
-    m.eval()
-    return m, ck.get("ema"), meta
+    return load_trained(model_pt, device, dict(resources) if resources else None)
 
 
 def _artifacts_from_mlmodel(model_dir: Path) -> dict[str, Path]:

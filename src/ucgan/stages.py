@@ -92,19 +92,27 @@ def train_one(params_path: str, dataset: str, method: str, seed: int, device_spe
     return dataclasses.asdict(res)
 
 
-def load_trained(model_dir: str | Path, device: torch.device) -> tuple[Method, dict[str, Any] | None, dict[str, Any]]:
-    """Rebuild a trained method from ``model.pt`` alone (tensors + plain data, weights_only)."""
+def load_trained(model_dir: str | Path, device: torch.device,
+                 resources: dict[str, Any] | None = None) -> tuple[Method, dict[str, Any] | None, dict[str, Any]]:
+    """Rebuild a trained method from ``model.pt`` alone (tensors + plain data, weights_only).
+
+    ``model_dir`` is a run folder or a ``.pt`` file; ``resources`` overrides the repository paths of
+    the pretrain/cluster outputs (a registry version carries its own copies).
+    """
     from .config import from_mapping
 
-    ck = torch_load(Path(model_dir) / "model.pt", map_location=device)
+    path = Path(model_dir)
+    model_pt = path if path.suffix == ".pt" else path / "model.pt"
+    ck = torch_load(model_pt, map_location=device)
     meta = ck["meta"]
     cls = get_method(meta["method"])
-    cfg = from_mapping(cls.Config, meta["config"], f"{model_dir}/model.pt config")
+    cfg = from_mapping(cls.Config, meta["config"], f"{model_pt} config")
     i = meta["info"]
     info = DataInfo(modality=i["modality"], shape=tuple(i["shape"]),
                     value_range=None if i["value_range"] is None else tuple(i["value_range"]),
                     num_classes=int(i["num_classes"]), dataset=i.get("dataset", ""))
-    m = build_method(meta["method"], cfg, info, device, pipeline_resources(info.dataset))
+    res = {**pipeline_resources(info.dataset), **{k: Path(v) for k, v in (resources or {}).items()}}
+    m = build_method(meta["method"], cfg, info, device, res)
     m.load_state_dict(ck["method_state"])
     m.eval()
     return m, ck.get("ema"), meta
