@@ -122,3 +122,14 @@ def test_resolve_augment_defaults_per_modality():
     assert (gray.min_scale, gray.rotation_degrees, gray.hflip_prob) == (0.3, 20.0, 0.0)
     assert (colour.min_scale, colour.rotation_degrees, colour.hflip_prob) == (0.08, 0.0, 0.5)
     assert resolve_augment(AugmentConfig(), "points", 0).mask_prob == 0.0
+
+
+def test_lr_schedule_warmup_cosine_and_time_cap():
+    from ucgan.encoders.simclr import _lr_at
+
+    assert _lr_at(0, 100, 10, 1.0) == pytest.approx(0.1)
+    assert _lr_at(10, 100, 10, 1.0) == pytest.approx(1.0)
+    assert _lr_at(100, 100, 10, 1.0) == pytest.approx(0.0)
+    # a time cap half used up pulls the decay forward to the schedule's midpoint
+    assert _lr_at(20, 100, 10, 1.0, time_frac=0.5) == pytest.approx(0.5)
+    assert _lr_at(20, 100, 10, 1.0, time_frac=1.0) == pytest.approx(0.0)

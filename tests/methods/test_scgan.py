@@ -127,3 +127,11 @@ def test_state_dict_round_trip_weights_only() -> None:
     g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
     torch.testing.assert_close(m.sample(6, generator=g1), m2.sample(6, generator=g2))
     torch.testing.assert_close(m2._cluster_idx, m._cluster_idx)
+
+
+def test_fallback_buffer_grows_with_each_batch_once() -> None:
+    cls = get_method("scgan")
+    m = cls(cls.Config(**{**BASE, "arch": "paper", "recluster_every": 2}), POINTS, torch.device("cpu"))
+    for step in range(3):
+        m.train_step(_blobs(16, seed=10 + step)[0], step, 10)
+    assert len(m._buffer) == 48 and m.last_recluster["n"] == 48  # step 2 re-clustered all three batches

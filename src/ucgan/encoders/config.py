@@ -72,7 +72,8 @@ class PretrainConfig:
     proj_dim: int = 64
     seed: int = 0
     checkpoint_every: int = 5        # epochs between resumable checkpoints (0 = never)
-    max_minutes: float = 0.0         # stop after this much training time (0 = no limit); recorded in metrics
+    max_minutes: float = 0.0         # stop after this much training time (0 = no limit); the LR decay then
+                                     # follows the clock so the run still anneals; recorded in metrics
     threads: int = 0                 # torch CPU threads (0 = torch default)
     probe: bool = True               # quick linear probe on true labels in metrics.json (evaluation only)
     augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)

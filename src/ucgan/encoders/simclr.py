@@ -124,11 +124,16 @@ class _State:
     resumed_from_epoch: int = 0
 
 
-def _lr_at(step: int, total: int, warmup: int, base: float) -> float:
-    """Linear warm-up then cosine decay to zero (the usual SimCLR schedule)."""
+def _lr_at(step: int, total: int, warmup: int, base: float, time_frac: float = 0.0) -> float:
+    """Linear warm-up then cosine decay to zero (the usual SimCLR schedule).
+
+    ``time_frac`` (elapsed / ``max_minutes``) advances the decay when the time cap, not the epoch
+    count, will end the run: the schedule follows whichever is further along, so a capped run still
+    anneals to a small learning rate instead of stopping at a high one mid-schedule.
+    """
     if warmup > 0 and step < warmup:
         return base * (step + 1) / warmup
-    t = (step - warmup) / max(1, total - warmup)
+    t = max((step - warmup) / max(1, total - warmup), time_frac)
     return base * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
 
 
@@ -321,8 +326,11 @@ def _train(enc: Encoder, cfg: PretrainConfig, train: Split, normalizer: Normaliz
         epoch_losses: list[float] = []
         for i in range(spe):
             idx = perm[i * bs:(i + 1) * bs]
+            time_frac = 0.0
+            if cfg.max_minutes > 0:
+                time_frac = (base_seconds + time.perf_counter() - t_start) / (cfg.max_minutes * 60)
             for group in opt.param_groups:
-                group["lr"] = _lr_at(state.step, total, warmup, cfg.lr)
+                group["lr"] = _lr_at(state.step, total, warmup, cfg.lr, time_frac)
             v0, v1 = views(idx, g), views(idx, g)
             z0 = enc.head(enc.backbone(v0))
             z1 = enc.head(enc.backbone(v1))

@@ -274,7 +274,8 @@ class InfoSCCGAN(Method):
         y = np.asarray(train_y, dtype=np.int64)
         check_components(int(self.info.num_classes), k, where, "the dataset's labels")
         h = encode(self.E, train_x, self.device).cpu().numpy()
-        clf = train_classifier(h, y, k, epochs=self.cfg.label_classifier_epochs, seed=0)
+        with torch.random.fork_rng(devices=[]):  # train_classifier reseeds torch; keep the run's RNG stream
+            clf = train_classifier(h, y, k, epochs=self.cfg.label_classifier_epochs, seed=0)
         self.C = classifier_from_state(clf.state_dict(), self.device)
         counts = np.bincount(y, minlength=k).astype(np.float64)
         self._shares = torch.as_tensor(counts / counts.sum(), dtype=torch.float64, device=self.device)

@@ -145,20 +145,27 @@ class SCGAN(Method):
     def _cluster_set(self, real: torch.Tensor | None) -> torch.Tensor:
         """The fixed random subset that is clustered (appendix A): ``cluster_samples`` points of the
         attached training data; without ``train_x`` (direct use of the loop) the real batches seen
-        so far, up to the same size."""
+        so far, up to the same size (the official code also clusters the first loader batches)."""
         n_max = self.cfg.cluster_samples
         if self._train_x is not None:
             if self._cluster_idx is None:
                 n = len(self._train_x)
                 self._cluster_idx = torch.randperm(n)[: min(n, n_max)]
             return self._train_x[self._cluster_idx].to(self.device)
-        if real is not None and (self._buffer is None or len(self._buffer) < n_max):
-            r = real.detach()
-            self._buffer = r if self._buffer is None else torch.cat([self._buffer, r])[:n_max]
+        if self._buffer is None:  # first clustering; later batches are kept by train_step
+            self._remember(real)
         require(self._buffer is not None and len(self._buffer) >= self.num_components, f"methods.{self.name}",
                 f"clustering needs at least k={self.num_components} samples; attach the training data "
                 "(method.attach({'train_x': x}), as `ucgan train` does) or raise batch_size")
         return self._buffer
+
+    def _remember(self, real: torch.Tensor | None) -> None:
+        """Fallback clustering set: keep real batches (no training data attached) up to ``cluster_samples``."""
+        if self._train_x is not None or real is None:
+            return
+        if self._buffer is None or len(self._buffer) < self.cfg.cluster_samples:
+            r = real.detach()
+            self._buffer = r if self._buffer is None else torch.cat([self._buffer, r])[: self.cfg.cluster_samples]
 
     # ------------------------------------------------------------------ features and labels
     @torch.no_grad()
@@ -242,6 +249,8 @@ class SCGAN(Method):
     def train_step(self, real: torch.Tensor, step: int, total_steps: int) -> dict[str, torch.Tensor]:
         cfg = self.cfg
         out: dict[str, torch.Tensor] = {}
+        if self.clustered:
+            self._remember(real)
         if cfg.clustering == "batch":
             if not self.clustered or step % cfg.recluster_every == 0:
                 out.update({f"recluster_{k}": torch.tensor(v) for k, v in self.recluster(real).items()})
