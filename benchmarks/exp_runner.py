@@ -50,7 +50,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         ev = evaluate_method(m, tr, te, from_mapping(EvalProfile, job.get("eval", {}), "eval"), device=dev,
                              dataset=job["dataset"])
         keep = {k: ev.get(k) for k in ("fid", "icfid", "nmi", "mixing_l1", "mixing_learned", "mixing_true",
-                                       "modes", "modes_covered", "high_quality", "reverse_kl", "assignment",
+                                       "num_modes", "modes_covered", "high_quality_share", "reverse_kl", "reverse_kl_uniform", "assignment", "mixing_l1_grouped",
                                        "mixing_per_class_learned") if k in ev}
         return {**job, "ok": True, "seconds": round(time.time() - t0, 1), "train_ips": res.images_per_second,
                 "mixing": [float(v) for v in (m.mixing() if m.mixing() is not None else [])], "metrics": keep}
@@ -72,7 +72,7 @@ def main() -> None:
             results.append(r)
             m = r.get("metrics", {})
             print(json.dumps({k: r.get(k) for k in ("name", "ok", "seconds", "error")} | {
-                k: m.get(k) for k in ("mixing_l1", "modes_covered", "modes", "high_quality", "nmi", "icfid")}), flush=True)
+                k: m.get(k) for k in ("mixing_l1", "mixing_l1_grouped", "modes_covered", "high_quality_share", "nmi", "icfid")}), flush=True)
             Path(a.out).write_text(json.dumps(results, indent=1, default=str))
 
 

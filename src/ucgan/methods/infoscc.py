@@ -14,7 +14,9 @@ method is stage 3 (§2.3): a conditional EigenGAN generator ``G(y, eps, z)`` tra
 
 Step order follows the official code: classification step, D step (+R1), G adversarial step.
 Deviations, all deliberate: the official LSGAN loss squares twice and its hinge G loss is
-``relu(1 - D(G))``; we use Mao et al.'s LSGAN (Eq. 12-13 with the signs fixed) and ``-D(G)``. The
+``relu(1 - D(G))``; we use Mao et al.'s LSGAN (Eq. 12-13 with the signs fixed) and ``-D(G)``. R1 acts
+on each sample's *mean* patch score (ours: on the summed 5x5 map of 28 px images gamma = 10 is 625x
+stronger and stopped learning in our runs; for the global D both are the same). The
 official code takes ``y`` from the real batch's cluster labels; the loop hands a method images only,
 so ``y`` is drawn from the same distribution, the training split's attribute shares (no extra
 encoder pass). ``attributes: labels`` uses the dataset's labels ("external attributes", §3.4): the
