@@ -97,25 +97,44 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
     dev = torch.device("cpu")
     seed_everything(a.seed)
     res = {**pipeline_resources(a.dataset), "train_x": tr.x, "train_y": tr.y}
+    if a.encoder_dir:  # artifacts of another pretrain/cluster configuration
+        res["encoder_path"] = Path(a.encoder_dir) / "encoder.pt"
+    if a.clusters_dir:
+        res.update(clusters_path=Path(a.clusters_dir) / "clusters.npz", classifier_path=Path(a.clusters_dir) / "classifier.pt")
     m = build_method(a.method, cfg, info, dev, res)
     t0 = time.time()
-    loop = LoopConfig(steps=a.steps, log_every=max(1, a.steps // 20), ckpt_every=10**9, progress=False,
-                      grid_per_component=8)
-    tres = train(m, tr.x, loop, a.seed, out, out / "ckpt.pt")
-    train_s = time.time() - t0
+    if a.eval_only:  # re-score a model trained earlier by this script (same name/out)
+        from ucgan.io import torch_load
+
+        ck = torch_load(out / "model.pt")
+        m.load_state_dict(ck["method_state"])
+        final_losses: dict[str, float] = {}
+        train_s = float("nan")
+    else:
+        loop = LoopConfig(steps=a.steps, log_every=max(1, a.steps // 20), ckpt_every=10**9, progress=False,
+                          grid_per_component=8)
+        tres = train(m, tr.x, loop, a.seed, out, out / "ckpt.pt")
+        final_losses, train_s = tres.final_losses, time.time() - t0
     profile = eval_profile(P.load("params.yaml").raw, a.dataset)
     if a.eval:
         profile = from_mapping(type(profile), {**to_dict(profile), **json.loads(a.eval)}, "eval")
+    encoder = None
+    if profile.extractor == "encoder":  # as the evaluate stage does
+        from ucgan.encoders import load_encoder
+
+        encoder = load_encoder(res["encoder_path"], dev)
     predict, clf_acc = eval_classifier(tr, te)
     t0 = time.time()
     seed_everything(a.seed)
-    ev = evaluate_method(m, tr, te, profile, StatsCache(None), dev, classifier=predict, dataset=a.dataset)
+    m.eval()
+    ev = evaluate_method(m, tr, te, profile, StatsCache(None), dev, encoder=encoder, classifier=predict,
+                         dataset=a.dataset)
     rec = {
         "name": name, "dataset": a.dataset, "method": a.method, "seed": a.seed, "steps": a.steps,
         "config": to_dict(cfg), "supervised": bool(getattr(m, "supervised", False)),
         "train_seconds": round(train_s, 1), "seconds_per_step": round(train_s / a.steps, 3),
         "eval_seconds": round(time.time() - t0, 1), "eval_classifier_test_acc": clf_acc,
-        "final_losses": tres.final_losses,
+        "final_losses": final_losses,
         **{k: ev.get(k) for k in ("fid", "icfid", "icfid_per_class", "assignment", "nmi", "nmi_source",
                                   "mixing_true", "mixing_learned", "mixing_l1", "attribute_accuracy",
                                   "attribute_accuracy_per_component", "extractor", "real_split",
@@ -126,8 +145,9 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
     own = rec["attribute_accuracy_own_per_component"]
     rec["attribute_accuracy_own"] = float(np.mean(own))
     out.mkdir(parents=True, exist_ok=True)
-    (out / "result.json").write_text(json.dumps(rec, indent=1, default=str))
-    (out / "metrics_full.json").write_text(json.dumps(ev, indent=1, default=str))
+    tag = f"-{profile.extractor}" if a.eval_only else ""
+    (out / f"result{tag}.json").write_text(json.dumps(rec, indent=1, default=str))
+    (out / f"metrics_full{tag}.json").write_text(json.dumps(ev, indent=1, default=str))
     return rec
 
 
@@ -140,9 +160,12 @@ def main() -> None:
     ap.add_argument("--config", default="{}", help="method config overrides (JSON)")
     ap.add_argument("--eval", default="", help="EvalProfile overrides (JSON)")
     ap.add_argument("--name", default="")
+    ap.add_argument("--encoder-dir", default="", help="pretrain outputs (default models/encoders/<dataset>)")
+    ap.add_argument("--clusters-dir", default="", help="cluster outputs (default models/clusters/<dataset>)")
+    ap.add_argument("--eval-only", action="store_true", help="score <out>/<name>/model.pt instead of training")
     ap.add_argument("--out", default="exp_runs/issue7")
     rec = run(ap.parse_args())
-    keys = ("name", "seconds_per_step", "fid", "icfid", "nmi", "mixing_l1", "attribute_accuracy",
+    keys = ("name", "extractor", "seconds_per_step", "fid", "icfid", "nmi", "mixing_l1", "attribute_accuracy",
             "attribute_accuracy_own", "chamfer_encoder", "eval_classifier_test_acc", "modes_covered")
     print(json.dumps({k: rec.get(k) for k in keys}), flush=True)
 

@@ -51,6 +51,7 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("icfid", "ICFID", "lower"),
     MetricSpec("nmi", "NMI", "higher"),
     MetricSpec("mixing_l1", "mixing L1", "lower"),
+    MetricSpec("attribute_accuracy", "attribute acc.", "higher"),
     MetricSpec("modes_covered", "modes covered", "higher"),
     MetricSpec("high_quality_share", "high-quality share", "higher"),
     MetricSpec("reverse_kl", "reverse KL", "lower"),
@@ -453,7 +454,8 @@ def render_markdown(
     header = ["method", "seeds"] + [f"{s.label} {'↓' if s.better == 'lower' else '↑'}" for s in specs]
     rows = []
     for method, lst in by_m.items():
-        cells = [method, str(len(lst))]
+        # a run conditioned on the true labels (InfoSCC-GAN attributes: labels) is not unsupervised
+        cells = [method + (" (supervised)" if any(r.get("supervised") for r in lst) else ""), str(len(lst))]
         for spec in specs:
             txt = mean_std(r.get(spec.key) for r in lst)
             if spec.key == "modes_covered" and lst and lst[0].get("num_modes") is not None:
@@ -462,7 +464,11 @@ def render_markdown(
             cells.append(f"**{txt}**" if spec.key in best and m == best[spec.key] else txt)
         rows.append(cells)
     out.append(_md_table(header, rows))
-    out += ["", "Bold: best mean per column. Undefined values (an infinite ICFID when a class got no "
+    clf = sorted({f"{r['attribute_classifier']} (test acc. {_num(finite(r.get('attribute_classifier_test_acc')))})"
+                  for lst in by_m.values() for r in lst if r.get("attribute_classifier")})
+    out += ["", "Bold: best mean per column. Attribute acc.: share of a component's samples that a label "
+            f"classifier fit on the real data ({', '.join(clf) or '-'}) assigns to the class ICFID matched it to. "
+            "Undefined values (an infinite ICFID when a class got no "
             "component) are left out of the means; the per-run table below shows them as `-`."]
     # champion
     out += ["", "## Champion", ""]

@@ -74,7 +74,7 @@ def train_one(params_path: str, dataset: str, method: str, seed: int, device_spe
     ckpt = Path(tsec.checkpoint_root) / dataset / f"{run_name(dataset, method, seed)}.pt"
     fingerprint = config_fingerprint({"method": method, "cfg": cfg, "loop": loop, "seed": seed,
                                       "data": split.manifest["content_hash"], "device": device.type})
-    resources = {**pipeline_resources(dataset), "train_x": split.x}
+    resources = {**pipeline_resources(dataset), "train_x": split.x, "train_y": split.y}  # y: only attributes=labels
     with tracking.start_run(f"{dataset}-{method}-s{seed}", prm.tracking,
                             tags={"dataset": dataset, "method": method, "seed": seed, "stage": "train"}) as run:
         seed_everything(seed)
@@ -150,7 +150,7 @@ def evaluate_one(params_path: str, dataset: str, method: str, seed: int, device_
         result = evaluate_method(m, train_split, test_split, profile, StatsCache(esec.cache_dir), device,
                                  encoder=encoder, dataset=dataset)
     result = {"dataset": dataset, "method": method, "seed": seed, "model": str(model_dir / "model.pt"),
-              "ema": ema_state is not None, **result, "eval_seconds": round(time.perf_counter() - t0, 2)}
+              "ema": ema_state is not None, "supervised": bool(getattr(m, "supervised", False)), **result, "eval_seconds": round(time.perf_counter() - t0, 2)}
     out = Path(esec.out_root) / dataset / f"{run_name(dataset, method, seed)}.json"
     write_json(out, result)
     run_id = (read_json(model_dir / "run.json") if (model_dir / "run.json").is_file() else {}).get("run_id")

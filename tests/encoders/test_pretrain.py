@@ -86,7 +86,7 @@ def test_pretrain_points_and_random_alexnet(tmp_path):
 
 def test_resume_reproduces_uninterrupted_run(image_root, tmp_path, monkeypatch):
     cfg = _cfg(epochs=3, checkpoint_every=1, probe=False)
-    pretrain("tiny", cfg, image_root, tmp_path / "full", "cpu", OFF, progress=False)
+    pretrain("tiny", cfg, image_root, tmp_path / "full", "cpu", OFF, progress=False, ckpt_path=tmp_path / "full.pt")
 
     real_save = simclr._save_ckpt
 
@@ -96,25 +96,25 @@ def test_resume_reproduces_uninterrupted_run(image_root, tmp_path, monkeypatch):
             raise KeyboardInterrupt
 
     monkeypatch.setattr(simclr, "_save_ckpt", save_then_crash)
-    out = tmp_path / "resumed"
+    out, ckpt = tmp_path / "resumed", tmp_path / "ckpts" / "resumed.pt"
     with pytest.raises(KeyboardInterrupt):
-        pretrain("tiny", cfg, image_root, out, "cpu", OFF, progress=False)
-    assert [p.name for p in out.iterdir()] == ["ckpt.pt"]          # no partial outputs
+        pretrain("tiny", cfg, image_root, out, "cpu", OFF, progress=False, ckpt_path=ckpt)
+    assert not out.exists() and ckpt.is_file()  # no partial outputs; the resume state lives outside them
     monkeypatch.setattr(simclr, "_save_ckpt", real_save)
-    m = pretrain("tiny", cfg, image_root, out, "cpu", OFF, progress=False)
-    assert m["resumed_from_epoch"] == 2 and not (out / "ckpt.pt").exists()
+    m = pretrain("tiny", cfg, image_root, out, "cpu", OFF, progress=False, ckpt_path=ckpt)
+    assert m["resumed_from_epoch"] == 2 and not ckpt.exists()
     assert (out / "loss.csv").read_text() == (tmp_path / "full" / "loss.csv").read_text()
     a, b = np.load(out / "embeddings.npz"), np.load(tmp_path / "full" / "embeddings.npz")
     assert np.allclose(a["test_h"], b["test_h"], atol=1e-5)
 
 
 def test_checkpoint_with_other_config_is_not_reused(image_root, tmp_path, monkeypatch):
-    out = tmp_path / "enc"
+    out, ckpt = tmp_path / "enc", tmp_path / "enc.pt"
     monkeypatch.setattr(simclr, "_save_ckpt", _crash_after(simclr._save_ckpt))
     with pytest.raises(KeyboardInterrupt):
-        pretrain("tiny", _cfg(epochs=3, checkpoint_every=1), image_root, out, "cpu", OFF, progress=False)
+        pretrain("tiny", _cfg(epochs=3, checkpoint_every=1), image_root, out, "cpu", OFF, progress=False, ckpt_path=ckpt)
     monkeypatch.undo()
-    m = pretrain("tiny", _cfg(epochs=3, lr=1e-3), image_root, out, "cpu", OFF, progress=False)
+    m = pretrain("tiny", _cfg(epochs=3, lr=1e-3), image_root, out, "cpu", OFF, progress=False, ckpt_path=ckpt)
     assert m["resumed_from_epoch"] == 0 and m["steps"] == 12
 
 

@@ -82,6 +82,9 @@ def test_oracle_method_on_mixture(tmp_path):
     assert r["mixing_l1"] == pytest.approx(0.0, abs=1e-12) and r["mixing_assumed_uniform"] is False
     assert r["modes_covered"] == 4 and r["high_quality_share"] > 0.98 and r["reverse_kl"] < 0.01
     assert r["stats_cache"] == {"hits": 0, "misses": 5}
+    # the default label classifier (15-NN on points) certifies control of each component
+    assert r["attribute_classifier"] == "knn15-raw" and r["attribute_classifier_test_acc"] == 1.0
+    assert r["attribute_accuracy"] == 1.0 and r["attribute_accuracy_per_component"] == [1.0] * 4
     again = evaluate_method(ToyMethod(PERM, mixing=mix), train, test, PROFILE, cache, "cpu")
     assert again["stats_cache"] == {"hits": 5, "misses": 0}
     assert again["icfid"] == r["icfid"] and again["fid"] == r["fid"]  # seeded sampling + cached stats
@@ -107,6 +110,11 @@ def test_collapsed_method_and_overcomplete_components():
     assert r["mixing_l1_grouped"] < r["mixing_l1"]
     missing = evaluate_method(ToyMethod([0, 1, 2, 2]), train, test, PROFILE)  # never generates mode 3
     assert missing["icfid"] > 100 * r["icfid"] and missing["modes_covered"] == 3
+    # component 3 (a second copy of mode 2) is matched to class 3 by ICFID: its samples are all class 2
+    assert missing["attribute_accuracy_per_component"][3] == 0.0 and missing["attribute_accuracy"] == 0.75
+    off = evaluate_method(ToyMethod(PERM), train, test, EvalProfile(n_fake=400, n_fake_per_component=100,
+                                                                    attribute_classifier="none"))
+    assert "attribute_accuracy" not in off and "attribute_classifier" not in off
 
 
 def _image_split(n_per: list[int], seed: int) -> Split:

@@ -20,9 +20,11 @@ from ..tracking import TrackingConfig
               type=click.Choice(["auto", "small_cnn", "resnet18", "mlp", "alexnet_random"]),
               help="override pretrain.backbone, e.g. a second, untrained alexnet_random encoder for LSC-GAN "
                    "next to the SimCLR one (use another --out)")
+@click.option("--ckpt", "ckpt_path", default=None,
+              help="resume checkpoint [default: checkpoints/encoders/<dataset>.pt, outside the DVC output]")
 def pretrain_command(dataset: str, params_path: str, device: str, prepared_root: str, out_dir: str | None,
-                     backbone: str | None) -> None:
-    """SimCLR-pretrain the encoder of DATASET (InfoSCC-GAN stage 1; resumes from ckpt.pt)."""
+                     backbone: str | None, ckpt_path: str | None) -> None:
+    """SimCLR-pretrain the encoder of DATASET (InfoSCC-GAN stage 1; resumes an interrupted run)."""
     import dataclasses
 
     from ..env import resolve_device
@@ -35,5 +37,5 @@ def pretrain_command(dataset: str, params_path: str, device: str, prepared_root:
         cfg = dataclasses.replace(cfg, backbone=backbone)  # type: ignore[arg-type]
     tracking = from_mapping(TrackingConfig, params.get("tracking"), "tracking")
     metrics = pretrain(dataset, cfg, prepared_root, out_dir or f"models/encoders/{dataset}",
-                       resolve_device(device), tracking)
+                       resolve_device(device), tracking, ckpt_path=ckpt_path)
     click.echo(json.dumps(metrics, indent=2, default=str))

@@ -9,9 +9,11 @@ Outputs (all written together at the end, so an interrupted run never leaves a h
 * ``metrics.json`` — loss summary, training time, quick linear-probe accuracy.
 * ``loss.csv`` — ``step,loss`` (DVC plot).
 
-``ckpt.pt`` in the output folder is a resumable training state written every
-``checkpoint_every`` epochs; it is reused only when the config and data are identical and is
-removed when the run completes.
+A resumable training state is written every ``checkpoint_every`` epochs to ``ckpt_path``
+(default ``checkpoints/encoders/<dataset>.pt``, *outside* the output folder: DVC deletes a stage's
+outputs before it runs and gives up its run cache for ``persist`` outputs, so the resume state must
+live elsewhere). It is reused only when the config and data are identical and removed when the run
+completes.
 """
 from __future__ import annotations
 
@@ -184,14 +186,16 @@ def _views_fn(cfg: PretrainConfig, train: Split, normalizer: Normalizer, device:
 def pretrain(
     dataset: str, cfg: PretrainConfig, prepared_root: str | Path = PREPARED_ROOT,
     out_dir: str | Path | None = None, device: torch.device | str = "cpu",
-    tracking_cfg: TrackingConfig | None = None, progress: bool = True,
+    tracking_cfg: TrackingConfig | None = None, progress: bool = True, ckpt_path: str | Path | None = None,
 ) -> dict[str, Any]:
     """Train (or, for ``alexnet_random``, just initialise) the encoder of ``dataset``; returns metrics.
 
-    Resumes from ``<out_dir>/ckpt.pt`` when it was written with the same config and data.
+    Resumes from ``ckpt_path`` (default ``checkpoints/encoders/<dataset>.pt``) when it was written
+    with the same config and data.
     """
     device = torch.device(device)
     out = Path(out_dir) if out_dir is not None else Path("models/encoders") / dataset
+    ckpt = Path(ckpt_path) if ckpt_path is not None else Path("checkpoints/encoders") / f"{dataset}.pt"
     train = load_split(dataset, "train", prepared_root)
     test = load_split(dataset, "test", prepared_root)
     modality = train.modality
@@ -230,7 +234,7 @@ def pretrain(
         run.log_params({"dataset": dataset, **to_dict(cfg), "feature_dim": feature_dim})
         state = _State()
         if trainable and cfg.epochs > 0:
-            state = _train(enc, cfg, train, normalizer, device, out, fingerprint, run, progress)
+            state = _train(enc, cfg, train, normalizer, device, ckpt, fingerprint, run, progress)
         enc.eval()
         h_tr, z_tr = embed(enc, train.x, device)
         h_te, z_te = embed(enc, test.x, device)
@@ -277,7 +281,7 @@ def pretrain(
             save_npz(tmp / "embeddings.npz", **arrays)
             write_json(tmp / "metrics.json", metrics)
             write_text(tmp / "loss.csv", csv.getvalue())
-        # atomic_dir replaced the folder, so ckpt.pt (if any) is gone with the old one
+        ckpt.unlink(missing_ok=True)  # the finished outputs supersede the resume state
         run.log_metrics({k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
         for f in ("metrics.json", "loss.csv", "encoder.pt"):
             run.log_artifact(out / f, artifact_path="pretrain")
@@ -296,7 +300,7 @@ def _steps_per_epoch(n: int, batch_size: int) -> int:
 
 
 def _train(enc: Encoder, cfg: PretrainConfig, train: Split, normalizer: Normalizer, device: torch.device,
-           out: Path, fingerprint: dict[str, Any], run: Any, progress: bool) -> _State:
+           ckpt_path: Path, fingerprint: dict[str, Any], run: Any, progress: bool) -> _State:
     from lightly.loss import NTXentLoss
     from tqdm.auto import tqdm
 
@@ -311,7 +315,6 @@ def _train(enc: Encoder, cfg: PretrainConfig, train: Split, normalizer: Normaliz
     total = spe * cfg.epochs
     warmup = spe * cfg.warmup_epochs
     state = _State()
-    ckpt_path = out / "ckpt.pt"
     if ckpt_path.is_file():
         state = _try_resume(ckpt_path, fingerprint, enc, opt, g)
 
@@ -380,7 +383,7 @@ def _save_ckpt(path: Path, fingerprint: dict[str, Any], enc: Encoder, opt: torch
 
 def _try_resume(path: Path, fingerprint: dict[str, Any], enc: Encoder, opt: torch.optim.Optimizer,
                 g: torch.Generator) -> _State:
-    """Load ``ckpt.pt`` if it matches this config and data; otherwise start over (and say why)."""
+    """Load the resume checkpoint if it matches this config and data; otherwise start over (and say why)."""
     from tqdm.auto import tqdm
 
     try:

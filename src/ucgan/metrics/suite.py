@@ -33,7 +33,7 @@ import torch
 from ..config import require
 from ..data.dataset import Split, content_hash
 from ..errors import ConfigError
-from .attribute import attribute_accuracy
+from .attribute import attribute_accuracy, fit_label_classifier
 from .cache import StatsCache
 from .clustering_metrics import kmeans_nmi, mixing_error, nmi
 from .extractors import FeatureExtractor, build_extractor, resolve_extractor_name
@@ -59,7 +59,8 @@ class EvalProfile:
     batch_size: int = 50              # image sampling/feature batch
     kmeans_seeds: tuple[int, ...] = (0,)
     kmeans_n_init: int = 10
-    attribute_n_per_component: int = 1000  # used only when a classifier is given
+    attribute_classifier: Literal["auto", "none"] = "auto"  # auto: fit a label classifier (attribute accuracy)
+    attribute_n_per_component: int = 1000  # samples per component for attribute accuracy
     seed: int = 0
 
     def validate(self, where: str) -> None:
@@ -161,7 +162,8 @@ def evaluate_method(
     """All metrics of a trained ``method`` (see :mod:`ucgan.methods.base`) as a JSON-ready dict.
 
     ``encoder`` is required for ``extractor="encoder"``; ``classifier`` (data-range tensors ->
-    class scores or ids, trained on labelled real data) adds attribute control accuracy.
+    class scores or ids, trained on labelled real data) gives attribute control accuracy; without
+    one, ``profile.attribute_classifier="auto"`` fits :func:`fit_label_classifier` on ``train``.
     """
     dev = torch.device(device)
     cache = cache if cache is not None else StatsCache(None)
@@ -302,6 +304,14 @@ def evaluate_method(
         result.update(mm.to_dict())
 
     # ---- attribute control accuracy
+    if classifier is None and profile.attribute_classifier == "auto":
+        t0 = time.perf_counter()
+        fitted = fit_label_classifier(train, test, seed=profile.seed)
+        classifier = fitted
+        result.update(attribute_classifier=fitted.kind, attribute_classifier_test_acc=fitted.test_accuracy)
+        seconds["attribute_classifier"] = time.perf_counter() - t0
+    elif classifier is not None:
+        result["attribute_classifier"] = getattr(classifier, "kind", "given")
     if classifier is not None:
         t0 = time.perf_counter()
         cgen = _generator(method, dev, profile.seed + 1)
