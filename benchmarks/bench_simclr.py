@@ -20,14 +20,9 @@ the uncontended speed.
 """
 from __future__ import annotations
 
-import os
+import ucgan  # noqa: F401  (first: the OpenMP wait policy of the pipeline, see ucgan.env, before torch loads)
 
-# Shared 2-core machines: with OpenMP's default (active, spinning) wait policy two torch threads
-# were 3-8x *slower* than with passive waiting when other jobs held the cores (measured: 11.5 s vs
-# 1.5-2.9 s per SimCLR step). Must be set before torch loads its OpenMP runtime.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-import argparse  # noqa: E402
+import argparse
 import json
 import sys
 import tempfile

@@ -89,7 +89,7 @@ def train_one(params_path: str, dataset: str, method: str, seed: int, device_spe
         write_json(out / "run.json", {"run_id": run.run_id, "dataset": dataset, "method": method, "seed": seed})
         run.log_metrics({"train_seconds": res.seconds, "train_images_per_second": res.images_per_second})
         run.log_artifact(out / "losses.csv")
-    return dataclasses.asdict(res)
+    return {**dataclasses.asdict(res), "out": str(out)}
 
 
 def load_trained(model_dir: str | Path, device: torch.device,
@@ -149,9 +149,9 @@ def evaluate_one(params_path: str, dataset: str, method: str, seed: int, device_
     with use_ema(m, ema_state):
         result = evaluate_method(m, train_split, test_split, profile, StatsCache(esec.cache_dir), device,
                                  encoder=encoder, dataset=dataset)
+    out = Path(esec.out_root) / dataset / f"{run_name(dataset, method, seed)}.json"
     result = {"dataset": dataset, "method": method, "seed": seed, "model": str(model_dir / "model.pt"),
               "ema": ema_state is not None, "supervised": bool(getattr(m, "supervised", False)), **result, "eval_seconds": round(time.perf_counter() - t0, 2)}
-    out = Path(esec.out_root) / dataset / f"{run_name(dataset, method, seed)}.json"
     write_json(out, result)
     run_id = (read_json(model_dir / "run.json") if (model_dir / "run.json").is_file() else {}).get("run_id")
     if prm.tracking.enabled and run_id:
@@ -165,7 +165,7 @@ def evaluate_one(params_path: str, dataset: str, method: str, seed: int, device_
             from .registry import register_generator
 
             register_generator(model_dir, result, prm.tracking)  # version of ucgan-<dataset>, tagged with metrics
-    return result
+    return {**result, "out": str(out)}
 
 
 @click.command("train")
@@ -178,7 +178,7 @@ def train_command(params_path: str, dataset: str, method: str, seed: int, device
     """Train one method on one dataset with one seed (resumes an interrupted run)."""
     res = train_one(params_path, dataset, method, seed, device_spec)
     click.echo(f"trained {method} on {dataset} (seed {seed}): {res['steps']} steps, "
-               f"{res['images_per_second']:.0f} img/s, {res['seconds']:.1f} s -> models/{dataset}/{method}-s{seed}/")
+               f"{res['images_per_second']:.0f} img/s, {res['seconds']:.1f} s -> {res['out']}/")
 
 
 @click.command("evaluate")
@@ -190,10 +190,10 @@ def train_command(params_path: str, dataset: str, method: str, seed: int, device
 def evaluate_command(params_path: str, dataset: str, method: str, seed: int, device_spec: str | None) -> None:
     """Score a trained method: FID, ICFID, NMI, learned-vs-true mixing, mode metrics."""
     r = evaluate_one(params_path, dataset, method, seed, device_spec)
-    nmi = r.get("nmi")
+    nmi, l1 = r.get("nmi"), r.get("mixing_l1")
     click.echo(f"{method} on {dataset} (seed {seed}): FID {r['fid']:.3f}, ICFID {r['icfid']:.3f}, "
-               f"NMI {nmi if nmi is None else round(nmi, 3)}, mixing L1 {r.get('mixing_l1')} [{r['extractor']}] "
-               f"-> metrics/{dataset}/{method}-s{seed}.json")
+               f"NMI {nmi if nmi is None else round(nmi, 3)}, mixing L1 {l1 if l1 is None else round(l1, 3)} [{r['extractor']}] "
+               f"-> {r['out']}")
 
 
 @click.command("methods")
