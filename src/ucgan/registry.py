@@ -691,19 +691,34 @@ def champion_command(params_path: str, datasets: tuple[str, ...], all_versions: 
                    "or a local run folder models/<dataset>/<method>-s<seed>.")
 @click.option("--component", type=int, default=None, help="Component to sample from (default: the learned mixture).")
 @click.option("-n", "n", type=int, default=64, show_default=True, help="Number of samples.")
-@click.option("--out", "out", type=click.Path(dir_okay=False), default="samples.png", show_default=True,
-              help="PNG: a grid for images, a scatter for 2-D data.")
+@click.option("--out", "out", type=click.Path(), default="samples.png", show_default=True,
+              help="PNG: a grid for images, a scatter for 2-D data. With --per-component: a folder.")
+@click.option("--per-component", "per_component", type=int, default=None,
+              help="Write N samples of every component into OUT/component_XX/ (the layout `ucgan fid --per-class` reads).")
+@click.option("--overwrite", is_flag=True, help="With --per-component: write into a non-empty folder.")
 @click.option("--npy", "npy", type=click.Path(dir_okay=False), default=None, help="Also save the raw samples (.npy).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", "device_spec", default="auto", show_default=True, help="auto | cpu | cuda[:N]")
-def sample_command(params_path: str, model_ref: str, component: int | None, n: int, out: str, npy: str | None,
-                   seed: int, device_spec: str) -> None:
-    """Load a registered (or local) generator and draw samples from one component."""
+def sample_command(params_path: str, model_ref: str, component: int | None, n: int, out: str,
+                   per_component: int | None, overwrite: bool, npy: str | None, seed: int, device_spec: str) -> None:
+    """Load a registered (or local) generator and draw samples from one component (or, with
+    --per-component, N samples of every component into one folder each)."""
     from .env import resolve_device
 
     device = resolve_device(device_spec)
     cfg = tracking_from_params(params_path) if "://" in model_ref or ":/" in model_ref else TrackingConfig()
     method, ema, meta = load_generator(model_ref, device, cfg)
+    if per_component is not None:
+        from .export import export_per_component
+
+        if component is not None:
+            raise UcganError("--component and --per-component exclude each other: --per-component writes every component")
+        info = {"model": model_ref, "method": meta.get("method"), "dataset": meta.get("dataset"),
+                "train_seed": meta.get("seed")}
+        dirs = export_per_component(method, ema, per_component, out, seed, info, overwrite=overwrite)
+        click.echo(f"{per_component} samples x {len(dirs)} components of {model_ref} -> {out}/component_XX/ "
+                   f"(score with: ucgan fid REAL_DIR {out} --per-class)")
+        return
     x = sample_tensor(method, ema, n, component, seed)
     what = "the mixture" if component is None else f"component {component}"
     path = save_samples_png(x, Path(out), method, f"{meta.get('method')} s{meta.get('seed')} on {meta.get('dataset')}: {what}")

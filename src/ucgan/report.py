@@ -12,8 +12,9 @@ params.yaml (``train.datasets x train.methods x train.seeds``) and writes:
   rank test on one value per side is meaningless, and an empty cell would look like a bug.
 * ``reports/<dataset>.md``: the tables above, the champion, pictures (samples per method and
   component, learned vs true mixing bars, per-class ICFID bars) under ``reports/figures/``.
-* ``reports/plots/{metrics,mixing,icfid_per_class}.csv``: the same numbers as plot data for
-  ``dvc plots show/diff`` (long format, one bar per row, so one template draws every dataset).
+* ``reports/plots/<kind>/<dataset>.csv`` and ``reports/plots/losses/``: the same numbers as plot
+  data for ``dvc plots show/diff``, one chart per dataset titled with its extractor
+  (:mod:`ucgan.plotdata`).
 
 With tracking enabled it also registers every run (idempotent, see :mod:`ucgan.registry`) and moves
 the alias ``champion`` of ``ucgan-<dataset>`` to the lowest-ICFID run. Nothing in the written files
@@ -243,37 +244,12 @@ def summary_columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:
 
 
 def write_plot_data(records: Sequence[Mapping[str, Any]], plots_dir: Path) -> list[Path]:
-    """Long-format CSVs for ``dvc plots`` (template bar_horizontal: x = value, y = bar label).
+    """Per-dataset CSVs for ``dvc plots`` (``plots/<kind>/<dataset>.csv``, see :mod:`ucgan.plotdata`):
+    one chart per dataset, each titled with its extractor, so datasets scored by different
+    extractors never share an axis."""
+    from .plotdata import write_dataset_plots
 
-    Means over seeds, one bar per row, labels ``"<dataset> | <method> | ..."`` so a single plot
-    definition in dvc.yaml covers every dataset and method.
-    """
-    grouped = _group(records)
-    metrics_rows, mixing_rows, icfid_rows = [], [], []
-    for d, by_m in grouped.items():
-        true = _first_list(by_m, "mixing_true")
-        for c, t in enumerate(true or []):
-            mixing_rows.append({"bar": f"{d} | class {c} | true", "share": float(t), "dataset": d, "method": "true", "class": c})
-        for method, lst in by_m.items():
-            row = {"bar": f"{d} | {method}", "dataset": d, "method": method}
-            for spec in (s for s in METRICS if s.key in ("fid", "icfid", "nmi", "mixing_l1")):
-                row[spec.key] = stats(r.get(spec.key) for r in lst)[0]
-            metrics_rows.append(row)
-            for c, (m, _s) in enumerate(_per_class_stats(lst, "mixing_learned")):
-                mixing_rows.append({"bar": f"{d} | class {c} | {method}", "share": m, "dataset": d, "method": method, "class": c})
-            for c, (m, _s) in enumerate(_per_class_stats(lst, "icfid_per_class")):
-                icfid_rows.append({"bar": f"{d} | class {c} | {method}", "icfid": m, "dataset": d, "method": method, "class": c})
-    plots_dir.mkdir(parents=True, exist_ok=True)
-    out = []
-    for name, rows, cols in (
-        ("metrics.csv", metrics_rows, ["bar", "dataset", "method", "fid", "icfid", "nmi", "mixing_l1"]),
-        ("mixing.csv", mixing_rows, ["bar", "dataset", "method", "class", "share"]),
-        ("icfid_per_class.csv", icfid_rows, ["bar", "dataset", "method", "class", "icfid"]),
-    ):
-        p = plots_dir / name
-        write_text(p, _csv_text(rows, cols))
-        out.append(p)
-    return out
+    return write_dataset_plots(_group(records), plots_dir)
 
 
 def _first_list(by_m: Mapping[str, Sequence[Mapping[str, Any]]], key: str) -> list[float] | None:
@@ -298,22 +274,18 @@ def _per_class_stats(lst: Sequence[Mapping[str, Any]], key: str) -> list[tuple[f
 
 
 def copy_loss_curves(records: Iterable[Mapping[str, Any]], models_root: Path, dest_root: Path) -> list[Path]:
-    """``models/<d>/<m>-s<s>/losses.csv`` -> ``reports/plots/losses/<d>/<m>-s<s>.csv``.
+    """``models/<d>/<m>-s<s>/losses.csv`` -> ``reports/plots/losses/<d>/<m>-s<s>.csv`` in long format
+    (``step, value, term``; see :mod:`ucgan.plotdata`).
 
     Why a copy: DVC refuses a plot file *inside* a stage's output directory (the train stage's
     ``outs`` is the whole run folder: "overlapping outputs"), while a top-level plot on this folder
     gives one loss chart per run in ``dvc plots show/diff``.
     """
-    out = []
-    for r in records:
-        src = models_root / str(r["dataset"]) / f"{r['method']}-s{int(r['seed'])}" / "losses.csv"
-        if src.is_file():
-            dest = dest_root / str(r["dataset"]) / f"{r['method']}-s{int(r['seed'])}.csv"
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            with atomic_path(dest, suffix=".csv") as tmp:
-                shutil.copyfile(src, tmp)
-            out.append(dest)
-    return out
+    from .plotdata import write_loss_plots
+
+    runs = [(str(r["dataset"]), f"{r['method']}-s{int(r['seed'])}",
+             models_root / str(r["dataset"]) / f"{r['method']}-s{int(r['seed'])}" / "losses.csv") for r in records]
+    return write_loss_plots(runs, dest_root)
 
 
 # ----------------------------------------------------------------------------- figures

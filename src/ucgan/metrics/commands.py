@@ -27,75 +27,155 @@ def _subdirs(d: Path) -> list[Path]:
     return subs
 
 
+def image_files(path: Path) -> list[Path]:
+    """Every image under ``path`` (recursive), sorted so runs read files in the same order."""
+    return sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower().lstrip(".") in _EXTS)
+
+
+def _read_uint8(p: Path) -> "np.ndarray":  # noqa: F821
+    """One file as uint8 ``(3, H, W)``, read as clean-fid reads folders (PIL -> RGB; .npy as stored)."""
+    import numpy as np
+    from PIL import Image
+
+    if p.suffix.lower() == ".npy":
+        a = np.load(p, allow_pickle=False)
+        a = a[..., None] if a.ndim == 2 else a
+        a = np.repeat(a, 3, axis=2) if a.shape[2] == 1 else a
+        return np.ascontiguousarray(a.transpose(2, 0, 1)).astype(np.uint8)
+    with Image.open(p) as im:
+        return np.asarray(im.convert("RGB")).transpose(2, 0, 1)
+
+
 def folder_features(path: Path, extractor, batch_size: int, device) -> "np.ndarray":  # noqa: ANN001, F821
-    """(N, 2048) Inception features of every image under ``path`` (recursive), clean-fid reading."""
-    from cleanfid import fid as cfid
+    """(N, 2048) Inception features of every image under ``path`` (recursive).
+
+    Same reading and resizing as clean-fid's folder mode (PIL -> RGB uint8, per-channel PIL bicubic
+    float resize to 299), done here so that a batch is read and resized in parallel threads while
+    a progress bar shows img/s; the features equal ``cleanfid.fid.get_folder_features``.
+    """
+    import numpy as np
+    import torch
 
     from ..errors import DataError
+    from .extractors import progress_bar, resize_clean_batch
 
     if not path.is_dir():
         raise DataError(f"{path} is not a folder of images")
-    if _count_images(path) == 0:
+    files = image_files(path)
+    if not files:
         raise DataError(f"{path} contains no images ({', '.join(sorted(_EXTS))})")
-    return cfid.get_folder_features(
-        str(path), model=extractor, num_workers=0, batch_size=batch_size, device=device,
-        mode="clean", verbose=False,
-    )
+    parts = []
+    with progress_bar(len(files), f"inception {path.name}", enabled=len(files) > batch_size) as bar:
+        for s in range(0, len(files), batch_size):
+            chunk = files[s : s + batch_size]
+            u8 = [_read_uint8(p) for p in chunk]
+            x = torch.from_numpy(resize_clean_batch(u8))
+            parts.append(extractor(x).float().cpu().numpy())
+            bar.update(len(chunk))
+    return np.concatenate(parts).astype(np.float32, copy=False)
+
+
+def _kid_fields(real, fake, subsets: int, subset_size: int) -> dict:  # noqa: ANN001
+    from .kid import kid
+
+    return kid(real, fake, subset_size=subset_size, n_subsets=subsets).to_dict()
 
 
 @click.command("fid")
-@click.argument("real_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.argument("fake_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("dirs", nargs=-1, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--ref", "ref", default=None, metavar="DATASET",
+              help="Compare FAKE_DIR with the real statistics of a prepared dataset (evaluate's stats cache) "
+                   "instead of a REAL_DIR: `ucgan fid FAKE_DIR --ref mnist5k`.")
+@click.option("--params", "params_path", default="params.yaml", show_default=True,
+              help="params.yaml that locates prepared data and the stats cache (only with --ref).")
 @click.option("--per-class", is_flag=True,
               help="Each dir holds one subfolder per class (real) / per cluster (fake): report ICFID with the assignment.")
 @click.option("--matching", type=click.Choice(["greedy", "hungarian"]), default="greedy", show_default=True,
               help="ICFID matching: greedy in class order (SLOGAN Algorithm 2) or minimum total FID.")
+@click.option("--kid/--no-kid", "with_kid", default=True, show_default=True,
+              help="Also report KID (unbiased, comparable across sample sizes); needs real features, so not with --ref.")
+@click.option("--kid-subsets", default=100, show_default=True, type=click.IntRange(1))
+@click.option("--kid-subset-size", default=1000, show_default=True, type=click.IntRange(2))
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--batch-size", default=50, show_default=True, type=click.IntRange(1))
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the result as JSON here.")
-def fid_command(real_dir: Path, fake_dir: Path, per_class: bool, matching: str, device: str,
-                batch_size: int, json_path: Path | None) -> None:
-    """FID between two image folders, or ICFID with --per-class (offline Inception, clean-fid resize)."""
+def fid_command(dirs: tuple[Path, ...], ref: str | None, params_path: str, per_class: bool, matching: str,
+                with_kid: bool, kid_subsets: int, kid_subset_size: int, device: str, batch_size: int,
+                json_path: Path | None) -> None:
+    """FID (and KID) between REAL_DIR and FAKE_DIR, or ICFID with --per-class; `FAKE_DIR --ref DATASET`
+    compares with a prepared dataset's cached real statistics. Offline Inception, clean-fid resize."""
     from ..env import resolve_device
+    from ..errors import UcganError
     from ..io import write_json
     from .extractors import InceptionExtractor
     from .fid import fid, icfid
     from .suite import json_safe
 
+    want = 1 if ref else 2
+    if len(dirs) != want:
+        raise UcganError("usage: `ucgan fid REAL_DIR FAKE_DIR` or `ucgan fid FAKE_DIR --ref DATASET` "
+                         f"(got {len(dirs)} folder(s){' with --ref' if ref else ''})")
+    real_dir, fake_dir = (None, dirs[0]) if ref else (dirs[0], dirs[1])
     dev = resolve_device(device)
     ext = InceptionExtractor(None, device=dev, batch_size=batch_size)
     out: dict = {"extractor": ext.id, "preprocessing": "clean-fid folder reading (PIL -> RGB uint8); "
                  "per-channel PIL bicubic float resize to 299x299; (x-128)/128",
-                 "real_dir": str(real_dir), "fake_dir": str(fake_dir)}
+                 "real_dir": str(real_dir) if real_dir else None, "fake_dir": str(fake_dir)}
+    refs = None
+    if ref:
+        from .reference import reference_stats
+
+        refs = reference_stats(ref, params_path, dev, batch_size)
+        out.update({"ref": ref, "ref_split": refs.split, "ref_cache": {"hits": refs.cache_hits, "misses": refs.cache_misses}})
+        with_kid = False  # the cache keeps mean and covariance, not the features KID needs
     if not per_class:
-        fr = folder_features(real_dir, ext, batch_size, dev)
         ff = folder_features(fake_dir, ext, batch_size, dev)
-        out.update({"fid": fid(fr, ff), "n_real": len(fr), "n_fake": len(ff)})
-        click.echo(f"FID {out['fid']:.4f}  (real {len(fr)} images, fake {len(ff)} images)")
+        fr = refs.all if refs else folder_features(real_dir, ext, batch_size, dev)
+        n_real = fr.n if refs else len(fr)
+        out.update({"fid": fid(fr, ff), "n_real": n_real, "n_fake": len(ff)})
+        line = f"FID {out['fid']:.4f}"
+        if with_kid:
+            out.update(_kid_fields(fr, ff, kid_subsets, kid_subset_size))
+            line += f"  KID {out['kid']:.5f} ± {out['kid_std']:.5f}"
+        click.echo(f"{line}  (real {n_real} {'from ' + ref if ref else 'images'}, fake {len(ff)} images)")
     else:
-        rdirs, fdirs = _subdirs(real_dir), _subdirs(fake_dir)
-        rf = [folder_features(d, ext, batch_size, dev) for d in rdirs]
+        fdirs = _subdirs(fake_dir)
+        if refs:
+            rf = list(refs.per_class)
+            rnames = refs.class_names
+        else:
+            rdirs = _subdirs(real_dir)
+            rf = [folder_features(d, ext, batch_size, dev) for d in rdirs]
+            rnames = [d.name for d in rdirs]
         ff = [folder_features(d, ext, batch_size, dev) for d in fdirs]
         res = icfid(rf, ff, matching=matching, device=str(dev) if dev.type == "cuda" else None)
         names = [d.name for d in fdirs]
         out.update({
             "icfid": res.value, "matching": matching,
-            "classes": [d.name for d in rdirs], "clusters": names,
+            "classes": rnames, "clusters": names,
             "icfid_per_class": res.per_class.tolist(),
-            "assignment": {d.name: (names[c] if c >= 0 else None) for d, c in zip(rdirs, res.assignment)},
+            "assignment": {r: (names[c] if c >= 0 else None) for r, c in zip(rnames, res.assignment)},
             "fid_matrix": res.fid_matrix.tolist(),
-            "n_real_per_class": [len(f) for f in rf], "n_fake_per_cluster": [len(f) for f in ff],
+            "n_real_per_class": [(f.n if refs else len(f)) for f in rf], "n_fake_per_cluster": [len(f) for f in ff],
         })
-        click.echo(f"ICFID {res.value:.4f}  ({matching} matching, {len(rdirs)} classes, {len(fdirs)} clusters)")
-        w = max(len(d.name) for d in rdirs)
-        for d, c, v in zip(rdirs, res.assignment, res.per_class):
-            click.echo(f"  {d.name:<{w}} -> {names[c] if c >= 0 else '-':<12} FID {v:.4f}")
-        if len(fdirs) < len(rdirs):
+        if with_kid:
+            # KID of each class against its matched cluster: unbiased, so small minority classes
+            # are not penalised by sample size the way their FIDs are.
+            kids = [(_kid_fields(rf[y], ff[c], kid_subsets, kid_subset_size)["kid"]
+                     if c >= 0 and len(rf[y]) >= 2 and len(ff[c]) >= 2 else None)
+                    for y, c in enumerate(res.assignment)]
+            out["kid_per_class"] = kids
+        click.echo(f"ICFID {res.value:.4f}  ({matching} matching, {len(rnames)} classes, {len(fdirs)} clusters)")
+        w = max(len(r) for r in rnames)
+        for i, (r, c, v) in enumerate(zip(rnames, res.assignment, res.per_class)):
+            kid_txt = f"  KID {out['kid_per_class'][i]:.5f}" if with_kid and out["kid_per_class"][i] is not None else ""
+            click.echo(f"  {r:<{w}} -> {names[c] if c >= 0 else '-':<12} FID {v:.4f}{kid_txt}")
+        if len(fdirs) < len(rnames):
             click.echo("  (fewer clusters than classes: unmatched classes count as inf)")
     if json_path is not None:
         write_json(json_path, json_safe(out))
         click.echo(f"wrote {json_path}")
 
 
-__all__ = ["fid_command", "folder_features"]
+__all__ = ["fid_command", "folder_features", "image_files"]
