@@ -143,14 +143,19 @@ def test_build_report_writes_tables_pictures_and_plot_data(metrics_root: Path, t
         assert (out / "figures" / "toy" / name).read_bytes()[:4] == b"\x89PNG"
     assert "modes covered ↑" in (out / "pts.md").read_text() and "8 / 8" not in md
 
-    # DVC plot data: long format, one bar per row
-    with open(out / "plots" / "mixing.csv", newline="") as f:
+    # DVC plot data: one file per dataset and chart kind, each row headed with its extractor
+    with open(out / "plots" / "mixing" / "toy.csv", newline="") as f:
         mix = list(csv.DictReader(f))
-    assert {"bar", "share"} <= set(mix[0]) and {"toy | class 0 | true", "toy | class 1 | slogan"} <= {r["bar"] for r in mix}
-    with open(out / "plots" / "icfid_per_class.csv", newline="") as f:
-        ic = {r["bar"]: float(r["icfid"]) for r in csv.DictReader(f)}
-    assert ic["toy | class 0 | wgan"] == pytest.approx(9.0)
-    assert (out / "plots" / "losses" / "toy" / "slogan-s0.csv").read_text().startswith("step,")
+    assert {"bar", "share", "panel"} <= set(mix[0]) and {"class 0 | true", "class 1 | slogan"} <= {r["bar"] for r in mix}
+    with open(out / "plots" / "icfid_per_class" / "toy.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    ic = {r["bar"]: float(r["icfid"]) for r in rows}
+    assert ic["class 0 | wgan"] == pytest.approx(9.0) and "extractor" in rows[0]["panel"]
+    assert sorted(p.name for p in (out / "plots" / "icfid").iterdir()) == ["pts.csv", "toy.csv"]
+    with open(out / "plots" / "icfid" / "toy.csv", newline="") as f:
+        assert {r["method"] for r in csv.DictReader(f)} == {"slogan", "wgan", "infogan"}
+    losses = (out / "plots" / "losses" / "toy" / "slogan-s0.csv").read_text().splitlines()
+    assert losses[0] == "step,value,term,kind,panel"
 
     # same inputs -> byte-identical text outputs (clean DVC/git diffs)
     before = {p: p.read_bytes() for p in out.rglob("*") if p.suffix in (".csv", ".md")}
