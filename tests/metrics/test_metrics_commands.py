@@ -62,3 +62,49 @@ def test_empty_folder_is_a_user_error(tmp_path, monkeypatch):
     (tmp_path / "real").mkdir()
     with pytest.raises(DataError, match="no images"):
         commands.folder_features(tmp_path / "real", None, 2, "cpu")
+
+
+@needs_weights
+def test_folder_features_equal_clean_fid_and_kid_is_reported(tmp_path):
+    from cleanfid import fid as cfid
+
+    from ucgan.metrics.extractors import InceptionExtractor
+
+    _write_pngs(tmp_path / "real", 2, 60, 0)
+    Image.fromarray(np.random.default_rng(5).integers(0, 255, (9, 7, 3), dtype=np.uint8)).save(tmp_path / "real" / "rgb.png")
+    ext = InceptionExtractor(None, device="cpu", batch_size=2)
+    ours = commands.folder_features(tmp_path / "real", ext, 2, "cpu")
+    ref = cfid.get_folder_features(str(tmp_path / "real"), model=ext, num_workers=0, batch_size=2, device="cpu",
+                                   mode="clean", verbose=False)
+    assert ours.shape == (3, 2048)  # same files in the same sorted order as clean-fid reads them
+    np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_kid_and_ref_and_usage(tmp_path, monkeypatch):
+    from ucgan.metrics import reference
+    from ucgan.metrics.frechet import GaussianStats
+
+    rng = np.random.default_rng(0)
+    monkeypatch.setattr(commands, "folder_features", lambda path, e, b, d: rng.standard_normal((40, 3)))
+    monkeypatch.setattr("ucgan.metrics.extractors.load_inception", lambda device="cpu": None)
+    (tmp_path / "real").mkdir()
+    (tmp_path / "fake").mkdir()
+    out = tmp_path / "r.json"
+    res = CliRunner().invoke(commands.fid_command, [str(tmp_path / "real"), str(tmp_path / "fake"), "--device", "cpu",
+                                                    "--kid-subsets", "5", "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    data = json.loads(out.read_text())
+    assert "KID" in res.output and data["kid_subsets"] == 5 and data["kid_subset_size"] == 40
+
+    feats = rng.standard_normal((60, 3))
+    stats = GaussianStats.from_features(feats)
+    fake_ref = reference.ReferenceStats("mnist5k", "test", stats, [stats, stats], ["0", "1"], 3, 0)
+    monkeypatch.setattr(reference, "reference_stats", lambda *a, **k: fake_ref)
+    res = CliRunner().invoke(commands.fid_command, [str(tmp_path / "fake"), "--ref", "mnist5k", "--device", "cpu",
+                                                    "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    data = json.loads(out.read_text())
+    assert data["ref"] == "mnist5k" and data["n_real"] == 60 and data["ref_cache"]["hits"] == 3 and "kid" not in data
+
+    res = CliRunner().invoke(commands.fid_command, [str(tmp_path / "fake"), "--device", "cpu"])
+    assert res.exit_code != 0 and "REAL_DIR FAKE_DIR" in str(res.exception or res.output)
