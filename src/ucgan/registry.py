@@ -491,7 +491,7 @@ def save_samples_png(x: Any, path: Path, method: Any, title: str) -> Path:
     if info.modality == "image":
         row = max(1, math.ceil(math.sqrt(len(x))))
         chunks = list(x.split(row))
-        return save_grid(chunks, path, "image", info.value_range)
+        return save_grid(chunks, path, "image", info.value_range, row_labels=[""] * len(chunks))
     return save_grid([x], path, info.modality, info.value_range, title=title)
 
 

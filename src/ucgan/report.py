@@ -369,8 +369,12 @@ def sample_figure(rec: Mapping[str, Any], models_root: Path, dest: Path) -> tupl
     grid = run_dir / "grids" / "final.png"
     dest.parent.mkdir(parents=True, exist_ok=True)
     if grid.is_file():
-        with atomic_path(dest, suffix=".png") as tmp:
-            shutil.copyfile(grid, tmp)
+        from .grids import matched_labels, relabel
+
+        k = len(rec.get("mixing_components") or []) or len(rec.get("assignment") or [])
+        if not (k and relabel(grid, dest, matched_labels(dict(rec), k, rec.get("mixing_components")))):
+            with atomic_path(dest, suffix=".png") as tmp:
+                shutil.copyfile(grid, tmp)
         return dest, f"{grid}"
     if (run_dir / "model.pt").is_file():
         import torch

@@ -171,8 +171,9 @@ def component_samples(method: Method, per_component: int, seed: int = 1234) -> l
 
 
 def save_grid(samples: list[torch.Tensor], path: Path, modality: str, value_range: tuple[float, float] | None,
-              real: np.ndarray | None = None, title: str = "") -> Path:
-    """One row per component (images) or one colour per component (2-D points)."""
+              real: np.ndarray | None = None, title: str = "", row_labels: list[str] | None = None) -> Path:
+    """One labelled row per component (images, :func:`ucgan.grids.labelled_grid`: readable cell
+    size, learned share per row) or one colour per component (2-D points)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -180,14 +181,9 @@ def save_grid(samples: list[torch.Tensor], path: Path, modality: str, value_rang
 
     path.parent.mkdir(parents=True, exist_ok=True)
     if modality == "image":
-        import torchvision.utils as vutils
+        from .grids import labelled_grid
 
-        x = torch.cat(samples)
-        lo, hi = value_range or (float(x.min()), float(x.max()))
-        x = ((x - lo) / max(hi - lo, 1e-8)).clamp(0, 1)
-        with atomic_path(path, suffix=".png") as tmp:
-            vutils.save_image(x, str(tmp), nrow=len(samples[0]), padding=1, format="png")
-        return path
+        return labelled_grid(samples, path, value_range, row_labels, title)
     fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
     if modality == "points":
         if real is not None:
@@ -380,6 +376,18 @@ def _grid(method: Method, ema: EMA | None, cfg: LoopConfig, path: Path, real: np
     ctx = ema.swapped() if ema is not None else contextlib.nullcontext()
     with ctx:
         samples = component_samples(method, cfg.grid_per_component if method.info.modality != "points" else 400)
-    save_grid(samples, path, method.info.modality, method.info.value_range, real, title=f"{method.name} step {step}")
+    save_grid(samples, path, method.info.modality, method.info.value_range, real, title=f"{method.name} step {step}",
+              row_labels=_share_labels(method, len(samples)))
     if run is not None:
         run.log_artifact(path, artifact_path="grids")
+
+
+def _share_labels(method: Method, k: int) -> list[str]:
+    """Grid row labels with each component's learned share (uniform methods: no share)."""
+    from .grids import share_label
+
+    try:
+        mix = method.mixing()
+    except Exception:  # noqa: BLE001 - a label is never a reason to fail a training run
+        mix = None
+    return [share_label(c, float(mix[c]) if mix is not None and c < len(mix) else None) for c in range(k)]
