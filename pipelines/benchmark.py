@@ -299,19 +299,38 @@ def push(repo: str) -> float:
 
 
 @task(name="remote-run", retries=1, retry_delay_seconds=[30], cache_policy=NO_CACHE, task_run_name="remote {label}")
-def remote_run(deployment: str, stages: list[str], label: str, commit: str | None) -> str:
-    """Run stages on a worker of the GPU pool through the ``ucgan-stage`` deployment."""
+def remote_run(deployment: str, stages: list[str], label: str, commit: str | None) -> dict[str, Any]:
+    """Run stages on a worker of the GPU pool through the ``ucgan-stage`` deployment.
+
+    Returns a task summary shaped like :func:`repro`'s (the flow collects both the same way); the
+    stages' outputs come back later through the run cache, so nothing is listed as ran here."""
     from prefect.deployments import run_deployment
 
+    t0 = time.perf_counter()
     fr = run_deployment(name=deployment, parameters={"stages": stages, "commit": commit}, timeout=None)
     if not fr.state or not fr.state.is_completed():
         raise StageFailed(f"{deployment} {stages}", 1, [f"flow run {fr.id} ended {fr.state.name if fr.state else '?'}"], True)
-    return str(fr.id)
+    return {"targets": list(stages), "flow_run": str(fr.id), "ran": [], "skipped": [], "restored": [],
+            "seconds": round(time.perf_counter() - t0, 1)}
 
 
 def _git_head(repo: str) -> str | None:
     r = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True)
     return r.stdout.strip() if r.returncode == 0 else None
+
+
+def device_of_worker() -> dict[str, str]:
+    """The device this flow run got from its worker's environment.
+
+    Fan-out uses one process worker per GPU, each started with its own ``CUDA_VISIBLE_DEVICES=<i>``
+    (and optionally ``UCGAN_DEVICE``) and ``--limit 1``: the worker passes its environment to the
+    runs it starts, and the deployments set no device, so every run lands on its worker's GPU and
+    each GPU runs one stage at a time. Logged at the start of every stage run (``device: ...``).
+    """
+    cvd = os.environ.get("CUDA_VISIBLE_DEVICES")
+    dev = os.environ.get("UCGAN_DEVICE", "auto")
+    summary = f"CUDA_VISIBLE_DEVICES={cvd if cvd is not None else '(unset: every GPU)'} UCGAN_DEVICE={dev}"
+    return {"cuda_visible_devices": cvd or "", "ucgan_device": dev, "summary": summary}
 
 
 # ----------------------------------------------------------------------------- flows
@@ -458,6 +477,8 @@ def stage_flow(stages: list[str], repo: str = ".", commit: str | None = None, pu
     and run cache. The benchmark flow fans out to it."""
     log = get_run_logger()
     repo = str(Path(repo).resolve())
+    device = device_of_worker()
+    log.info("device: %s", device["summary"])
     if commit and _git_head(repo) != commit:
         # Pods clone shallowly (prefect.yaml's git_clone): fetch the exact commit first; a full clone
         # that already has it just checks it out. Same commit = same run-cache keys as the caller.
@@ -469,7 +490,7 @@ def stage_flow(stages: list[str], repo: str = ".", commit: str | None = None, pu
     out = [repro([st], repo, st, pull=bool(remote)) for st in stages]
     if remote and push_after:
         push(repo)
-    return {"stages": list(stages), "results": out}
+    return {"stages": list(stages), "results": out, "device": device}
 
 
 # ----------------------------------------------------------------------------- command line

@@ -11,7 +11,9 @@ Usage (with ``PREFECT_API_URL`` pointing at the team's Prefect server, see infra
 
     prefect work-pool create ucgan-gpu --type process        # once
     python pipelines/deploy.py deploy --repo /srv/ucgan     # register both deployments
-    prefect worker start --pool ucgan-gpu                    # on each GPU machine
+    # one worker per GPU, each with its own device and one run at a time:
+    CUDA_VISIBLE_DEVICES=0 prefect worker start --pool ucgan-gpu --limit 1 --name gpu0
+    CUDA_VISIBLE_DEVICES=1 prefect worker start --pool ucgan-gpu --limit 1 --name gpu1
     python pipelines/deploy.py serve                         # or: one machine, no worker, no pool
 
 ``serve`` runs the schedule inside this process (handy on a single workstation).
@@ -77,7 +79,9 @@ def deploy_stage(repo: str | Path = REPO, work_pool: str = WORK_POOL, env: dict[
     flow_from_src = stage_flow.from_source(source=str(repo), entrypoint=STAGE_ENTRYPOINT)
     return flow_from_src.deploy(
         name="gpu", work_pool_name=work_pool, parameters={"repo": "."},
-        job_variables={"working_dir": str(repo), "env": job_env({"CUDA_VISIBLE_DEVICES": "0", **(env or {})})},
+        # No CUDA_VISIBLE_DEVICES here: a deployment's env overrides the worker's, and would put every
+        # fanned-out run on one GPU. Each worker is started with its own GPU (see infra/README.md).
+        job_variables={"working_dir": str(repo), "env": job_env(env)},
         tags=["ucgan", "gpu"], description="run some dvc.yaml stages on a GPU worker (pull -> repro -> push)",
         build=False, push=False, print_next_steps=False, ignore_warnings=True)
 

@@ -29,11 +29,19 @@ def disable_telemetry() -> None:
 
 
 def resolve_device(spec: str = "auto") -> "torch.device":  # noqa: F821
-    """``auto`` -> CUDA when available, else CPU; otherwise the given torch device string."""
+    """``auto`` -> ``$UCGAN_DEVICE`` when set (a worker's device, e.g. ``cpu`` or ``cuda:0``), else
+    CUDA when available, else CPU; otherwise the given torch device string.
+
+    One worker per GPU sets ``CUDA_VISIBLE_DEVICES=<i>`` in its own environment, so its runs see
+    that one GPU as ``cuda:0``; nothing in the repository names a device index."""
+    import os
+
     import torch
 
     from .errors import ConfigError
 
+    if spec == "auto":
+        spec = os.environ.get("UCGAN_DEVICE", "").strip() or "auto"
     if spec == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
