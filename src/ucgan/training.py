@@ -45,6 +45,11 @@ class LoopConfig:
     ema_rampup: float = 0.05          # EMA half-life at most this fraction of the steps done (0 = off)
     grid_per_component: int = 8       # samples per component row in the grids
     progress: bool = True             # tqdm progress bar
+    # GPU path (ucgan.gpu; CUDA only, nothing changes on a CPU): bf16 autocast, TF32, compile, cuDNN autotune
+    amp: str = "off"                  # off | bf16
+    tf32: bool = True
+    compile: bool = False
+    cudnn_benchmark: bool = True
 
     def validate(self, where: str) -> None:
         require(self.steps > 0, f"{where}.steps", "must be positive")
@@ -54,6 +59,7 @@ class LoopConfig:
         require(0.0 <= self.ema_decay < 1.0, f"{where}.ema_decay", "must be in [0, 1)")
         require(0.0 <= self.ema_rampup <= 1.0, f"{where}.ema_rampup", "must be in [0, 1] (0 = off)")
         require(self.grid_per_component > 0, f"{where}.grid_per_component", "must be positive")
+        require(self.amp in ("off", "bf16"), f"{where}.amp", "must be off or bf16")
 
 
 # --------------------------------------------------------------------------- RNG state
@@ -293,6 +299,18 @@ def train(
         else:
             print(f"ignoring {ckpt_path}: it belongs to a different configuration or data")
 
+    from . import gpu
+
+    gpu.configure_backends(device, cfg.tf32, cfg.cudnn_benchmark)
+    amp = gpu.amp_mode(method.name, device, cfg.amp)
+    compiled = gpu.compile_modules(method.modules(), device, cfg.compile)
+    if device.type == "cuda":
+        print(f"GPU path: amp {amp}{' (requested bf16; ' + method.name + ' trains in fp32)' if cfg.amp != amp else ''}, "
+              f"tf32 {cfg.tf32}, cudnn.benchmark {cfg.cudnn_benchmark}, compiled {compiled or 'none'}")
+
+    def amp_ctx() -> Any:
+        return gpu.autocast(device, amp)
+
     def save_checkpoint(step: int) -> None:
         torch_save(ckpt_path, {
             "version": CHECKPOINT_VERSION, "fingerprint": fingerprint, "step": step,
@@ -315,7 +333,8 @@ def train(
                                       mininterval=0.5 if tty else 30.0, maxinterval=60.0 if tty else 120.0) as bar:
         for step in range(start, cfg.steps):
             idx = torch.randint(0, n, (bs,), generator=sampler)
-            losses = method.train_step(x_all[idx.to(device)], step, cfg.steps)
+            with amp_ctx():
+                losses = method.train_step(x_all[idx.to(device)], step, cfg.steps)
             losses_f = {k: float(v.detach()) if isinstance(v, torch.Tensor) else float(v) for k, v in losses.items()}
             bad = [k for k, v in losses_f.items() if not math.isfinite(v)]
             if bad:

@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError, DivergenceError
+from ..gpu import fp32_region
 
 
 @dataclasses.dataclass(frozen=True)
@@ -170,6 +171,7 @@ class GaussianMixturePrior(nn.Module):
         self._factor_cache = None
 
     # ------------------------------------------------------------------ sampling
+    @fp32_region  # Cholesky/Stein math stays fp32 under bf16 autocast (ucgan.gpu)
     @torch.no_grad()
     def sample(
         self,
@@ -223,15 +225,18 @@ class GaussianMixturePrior(nn.Module):
             raise ValueError(f"z must have shape (B, {self.dim}), got {tuple(z.shape)}")
         return z.to(self.mu.dtype)
 
+    @fp32_region  # Cholesky/Stein math stays fp32 under bf16 autocast (ucgan.gpu)
     def component_log_prob(self, z: torch.Tensor) -> torch.Tensor:
         """log N(z_b | mu_c, Sigma_c), shape (B, K)."""
         _, prec, logdet = self._factors()
         return self._residuals(self._check_z(z), prec, logdet)[1]
 
+    @fp32_region  # Cholesky/Stein math stays fp32 under bf16 autocast (ucgan.gpu)
     def log_prob(self, z: torch.Tensor) -> torch.Tensor:
         """log q(z_b), shape (B,)."""
         return torch.logsumexp(self.component_log_prob(z) + self.log_pi, dim=1)
 
+    @fp32_region  # Cholesky/Stein math stays fp32 under bf16 autocast (ucgan.gpu)
     def log_responsibilities(self, z: torch.Tensor) -> torch.Tensor:
         """log q(c | z_b) = log pi_c + log N(z_b|c) - log q(z_b), shape (B, K) (Eq. 2, in log space).
 
@@ -246,6 +251,7 @@ class GaussianMixturePrior(nn.Module):
         return self.log_responsibilities(z).exp()
 
     # ------------------------------------------------------------------ Stein gradients
+    @fp32_region  # Cholesky/Stein math stays fp32 under bf16 autocast (ucgan.gpu)
     def stein_grads(self, z: torch.Tensor, dldz: torch.Tensor, l_adv: torch.Tensor) -> SteinGrads:
         """Batch estimates of the gradients of E_q[l] (Theorems 1, 2, 4).
 
@@ -281,6 +287,7 @@ class GaussianMixturePrior(nn.Module):
         g_rho = (resp_t - self.pi.unsqueeze(1)) @ l_adv / b
         return SteinGrads(mu=g_mu, sigma=g_sigma, rho=g_rho), prec
 
+    @fp32_region  # Cholesky/Stein math stays fp32 under bf16 autocast (ucgan.gpu)
     @torch.no_grad()
     def apply_grads(
         self,
@@ -313,6 +320,7 @@ class GaussianMixturePrior(nn.Module):
         if update_rho:
             self.rho.sub_(gamma * grads.rho.to(self.rho.dtype))
 
+    @fp32_region  # Cholesky/Stein math stays fp32 under bf16 autocast (ucgan.gpu)
     def stein_step(
         self,
         z: torch.Tensor,
