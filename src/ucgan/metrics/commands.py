@@ -1,5 +1,10 @@
 """``ucgan fid``: score any generator from folders of images (no ucgan model needed).
 
+FID, or ICFID with ``--per-class`` (one subfolder per class / cluster, the layout
+``ucgan sample --per-component`` writes), with KID beside it (:mod:`ucgan.metrics.kid`: unbiased,
+comparable across sample sizes). ``ucgan fid FAKE_DIR --ref DATASET`` compares with a prepared
+dataset's cached real statistics (:mod:`ucgan.metrics.reference`) instead of a folder.
+
 Images are read by clean-fid (``mode="clean"``: PIL, RGB, bicubic float resize to 299) and embedded
 by the project's offline Inception (:class:`~ucgan.metrics.extractors.InceptionExtractor`), so the
 numbers equal those of the evaluate stage for PNGs written with :func:`~ucgan.metrics.extractors.to_uint8`.
