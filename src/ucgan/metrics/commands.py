@@ -43,6 +43,11 @@ def _read_uint8(p: Path) -> "np.ndarray":  # noqa: F821
     from PIL import Image
 
     if p.suffix.lower() == ".npy":
+        from ..errors import DataError
+
+        if p.name == "samples.npy":  # `ucgan sample --per-component` output of points/vectors
+            raise DataError(f"{p} holds 2-D points or vectors, not an image; `ucgan fid` compares images "
+                            "(score point/vector generators with `ucgan evaluate`)")
         a = np.load(p, allow_pickle=False)
         a = a[..., None] if a.ndim == 2 else a
         a = np.repeat(a, 3, axis=2) if a.shape[2] == 1 else a
