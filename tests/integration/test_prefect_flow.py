@@ -154,3 +154,35 @@ def test_prefect_yaml_is_consistent(pipelines: Any) -> None:
         path, fn = d["entrypoint"].split(":")
         assert (root / path).is_file() and hasattr(bench, fn)
         assert d["work_pool"]["job_variables"]["env"]["DO_NOT_TRACK"] == "1"
+
+
+def test_k8s_deployments_request_no_gpu_for_the_orchestrator(harness: None, pipelines: Any, it: Any, tmp_path: Path,
+                                                             timed: None) -> None:
+    """The documented Kubernetes deploy (non-interactive): the orchestrator asks for 0 GPUs, stage
+    runs keep the pool's default of 1, and the git token stays a run-time placeholder (from the pod's
+    Secret), never a value stored in the deployment."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.settings import PREFECT_API_URL
+
+    root = Path(__file__).resolve().parents[2]
+    template = json.loads((root / "infra" / "k8s" / "gpu-base-job-template.json").read_text())
+    with get_client(sync_client=True) as client:
+        try:
+            client.create_work_pool(WorkPoolCreate(name="ucgan-k8s-gpu", type="kubernetes", base_job_template=template))
+        except Exception:  # noqa: BLE001 - created by an earlier test of this module
+            pass
+    env = {"PREFECT_API_URL": PREFECT_API_URL.value(), "PREFECT_HOME": str(tmp_path / "home"),
+           "UCGAN_GIT_URL": "https://git.example.org/ucgan.git", "UCGAN_IMAGE": "registry.example.org/ucgan-runner:abc"}
+    r = it.run([str(it.VENV_BIN / "prefect"), "--no-prompt", "deploy", "--prefect-file", "pipelines/prefect.yaml",
+                "--name", "nightly-k8s", "--name", "k8s"], root, timeout=120, **env)
+    assert "ucgan-benchmark/nightly-k8s" in r.stdout, r.stdout
+    with get_client(sync_client=True) as client:
+        orch = client.read_deployment_by_name("ucgan-benchmark/nightly-k8s")
+        stage = client.read_deployment_by_name("ucgan-stage/k8s")
+    assert orch.job_variables["gpu_count"] == 0 and "gpu_count" not in stage.job_variables
+    assert orch.job_variables["image"] == "registry.example.org/ucgan-runner:abc"
+    clone = orch.pull_steps[0]["prefect.deployments.steps.git_clone"]
+    assert clone["repository"] == "https://git.example.org/ucgan.git"
+    assert clone["access_token"] == "{{ $UCGAN_GIT_TOKEN }}"
+    assert "CUDA_VISIBLE_DEVICES" not in json.dumps(stage.job_variables)
