@@ -136,7 +136,7 @@ def fid_command(dirs: tuple[Path, ...], ref: str | None, params_path: str, per_c
     if ref:
         from .reference import reference_stats
 
-        refs = reference_stats(ref, params_path, dev, batch_size)
+        refs = reference_stats(ref, params_path, dev, batch_size, per_class=per_class)
         out.update({"ref": ref, "ref_split": refs.split, "ref_cache": {"hits": refs.cache_hits, "misses": refs.cache_misses}})
         with_kid = False  # the cache keeps mean and covariance, not the features KID needs
     if not per_class:

@@ -34,8 +34,10 @@ class ReferenceStats:
 
 
 def reference_stats(dataset: str, params_path: str = "params.yaml", device: Any = "cpu",
-                    batch_size: int = 50) -> ReferenceStats:
-    """Inception statistics of ``dataset``'s real reference split, from the stats cache when present."""
+                    batch_size: int = 50, per_class: bool = True) -> ReferenceStats:
+    """Inception statistics of ``dataset``'s real reference split, from the stats cache when present
+    (per class only with ``per_class``; a class without samples gets empty statistics, which
+    ICFID scores as unmatched/inf instead of failing)."""
     from ..data.dataset import content_hash, load_split
     from .. import params as P
     from ..stages_params import EvaluateSection, eval_profile
@@ -84,8 +86,13 @@ def reference_stats(dataset: str, params_path: str = "params.yaml", device: Any 
 
     k = real.num_classes
     all_stats = cache.get_or_compute({**base_key, "class": "all"}, lambda: GaussianStats.from_features(feats()))
-    per = [cache.get_or_compute({**base_key, "class": y}, lambda y=y: GaussianStats.from_features(feats()[y_real == y]))
-           for y in range(k)]
+    per: list[GaussianStats] = []
+    for y in (range(k) if per_class else ()):
+        if not np.any(y_real == y):
+            per.append(GaussianStats(mu=np.zeros(ext.dim), sigma=None, n=0))
+            continue
+        per.append(cache.get_or_compute({**base_key, "class": y},
+                                        lambda y=y: GaussianStats.from_features(feats()[y_real == y])))
     names = [str(n) for n in real.manifest.get("class_names", range(k))]
     return ReferenceStats(dataset, split_name, all_stats, per, names, cache.hits, cache.misses)
 
