@@ -8,7 +8,7 @@ available device, CUDA included.
 
 With CUDA it also times the GPU path settings of ``train:`` (:mod:`ucgan.gpu`) for WGAN and SLOGAN:
 fp32 (TF32 off), tf32, bf16 autocast (+TF32), bf16 + ``torch.compile``; it prints img/s per setting
-and checks that the mean of every ``*_loss`` term (d_loss, g_loss, ...) over the last 5 of ``--check-steps`` steps (same seed, same
+and checks that the mean of every ``*_loss`` term (d_loss, g_loss; SLOGAN's g_adv and u2c) over the last 5 of ``--check-steps`` steps (same seed, same
 batches) stays within ``LOSS_TOL`` of fp32. ``--settings-only`` skips the CPU part.
 """
 from __future__ import annotations
@@ -85,7 +85,7 @@ def run_setting(name: str, info: DataInfo, batch: int, width: float, device: tor
     for i in range(check_steps):  # the loss check doubles as warm-up (compile, autotune)
         with gpu.autocast(device, amp):
             out = m.train_step(batches[i % len(batches)], i, 10_000)
-        hist.append({k: float(v) for k, v in out.items() if k.endswith("_loss")})
+        hist.append({k: float(v) for k, v in out.items() if k.endswith("_loss") or k in ("g_adv", "u2c")})
     torch.cuda.synchronize()
     t0 = time.perf_counter()
     for i in range(steps):

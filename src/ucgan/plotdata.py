@@ -14,8 +14,9 @@ Why this layout (and not one long CSV for everything):
   (the tables in ``reports/<dataset>.md`` still list them). Shares and NMI stay linear in [0, 1].
 * **Losses with explicit fields.** ``losses/<dataset>/<method>-s<seed>.csv`` is long format
   (``step, value, term, kind``): the ``losses`` template draws x = step, y = value, one line per
-  term (``d_loss``, ``g_loss`` and each method's extra terms), with losses and diagnostics
-  (``used_categories``, ``orth``, ...) in separate panels because their scales differ. A wide CSV
+  term (``d_loss``, ``g_loss`` and each method's extra terms such as SLOGAN's ``g_adv``/``u2c``),
+  with losses and diagnostics (``used_categories``, ``pi_max``, ...) in separate panels because
+  their scales differ. A wide CSV
   made DVC pick whatever column came last (``images_per_second``).
 
 Everything is deterministic (no clock), so unchanged metrics give byte-identical files.
@@ -139,11 +140,17 @@ def loss_terms(columns: Iterable[str]) -> list[str]:
     return [c for c in columns if c not in NOT_TERMS]
 
 
+#: Name fragments of logged values that are diagnostics, not optimised terms (counts, shares,
+#: entropies, fit statistics, event flags): they get their own panel.
+DIAGNOSTIC_MARKERS = ("used_", "entropy", "pi_max", "pi_min", "reassign", "r2", "acc", "share", "count", "nmi", "lr")
+
+
 def term_kind(term: str) -> str:
-    """``loss`` for optimised objectives (``*_loss``, ``*loss*``, penalties), else ``diagnostic``:
-    they go to separate panels because a count of used categories dwarfs a loss of 0.7."""
+    """``loss`` for the terms a method optimises (``d_loss``, ``g_loss``, ``g_adv``, ``u2c``,
+    ``penalty``, ``q_cls``, ...), ``diagnostic`` for logged statistics such as ``used_categories``
+    or ``pi_max``: separate panels, because a count of 16 categories flattens a loss of 0.7."""
     t = term.lower()
-    return "loss" if ("loss" in t or t in ("gp", "penalty", "r1", "cgp")) else "diagnostic"
+    return "diagnostic" if any(m in t for m in DIAGNOSTIC_MARKERS) else "loss"
 
 
 def long_losses(src: Path, dataset: str, run: str) -> str:

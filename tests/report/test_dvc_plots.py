@@ -63,4 +63,4 @@ def test_dvc_plots_show_one_chart_per_dataset_and_loss_terms(tmp_path: Path) -> 
     enc = loss["spec"]["encoding"]
     assert (enc["x"]["field"], enc["y"]["field"], enc["color"]["field"]) == ("step", "value", "term")
     terms = {(v["term"], v["kind"]) for v in loss["data"]["values"]}
-    assert terms == {("d_loss", "loss"), ("g_loss", "loss"), ("orth", "diagnostic"), ("used_categories", "diagnostic")}
+    assert terms == {("d_loss", "loss"), ("g_loss", "loss"), ("orth", "loss"), ("used_categories", "diagnostic")}
