@@ -86,7 +86,7 @@ def provenance(inputs: dict[str, Any], fingerprint: str, data_root: str, dataset
 
 
 def train_one(params_path: str, dataset: str, method: str, seed: int, device_spec: str | None = None,
-              stop_after: int | None = None, fresh: bool = False) -> dict[str, Any]:
+              stop_after: int | None = None, fresh: bool = False, hooks: Any = None) -> dict[str, Any]:
     from . import params as P
     from . import tracking
     from .stages_params import _check_train, method_config
@@ -125,7 +125,7 @@ def train_one(params_path: str, dataset: str, method: str, seed: int, device_spe
 
         res = train(m, split.x, loop, seed, out, ckpt, run=run, fingerprint=fingerprint, fingerprint_inputs=inputs,
                     fresh=fresh, real_for_plots=split.x[:5000] if info.modality == "points" else None,
-                    stop_after=stop_after, meta=meta, finalize=finalize)
+                    stop_after=stop_after, meta=meta, finalize=finalize, hooks=hooks)
         run.log_metrics({"train_seconds": res.seconds, "train_images_per_second": res.images_per_second})
         run.log_artifact(out / "losses.csv")
     return {**dataclasses.asdict(res), "out": str(out)}
@@ -224,10 +224,16 @@ def evaluate_one(params_path: str, dataset: str, method: str, seed: int, device_
 @click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True)
 @click.option("--device", "device_spec", default=None, help="auto | cpu | cuda[:N] (default: params device).")
 @click.option("--fresh", is_flag=True, help="Discard a checkpoint written under another configuration and start over.")
-def train_command(params_path: str, dataset: str, method: str, seed: int, device_spec: str | None, fresh: bool) -> None:
+@click.option("--max-minutes", type=click.FloatRange(min=0), default=0, show_default=True,
+              help="Stop with a checkpoint after this many minutes (0 = no limit); the same command resumes.")
+def train_command(params_path: str, dataset: str, method: str, seed: int, device_spec: str | None, fresh: bool,
+                  max_minutes: float) -> None:
     """Train one method on one dataset with one seed (resumes an interrupted run; writes config.json
     with the resolved config, data hash, git commit and package versions beside model.pt)."""
-    res = train_one(params_path, dataset, method, seed, device_spec, fresh=fresh)
+    from .training import LoopHooks
+
+    res = train_one(params_path, dataset, method, seed, device_spec, fresh=fresh,
+                    hooks=LoopHooks(max_seconds=60 * max_minutes))
     click.echo(f"trained {method} on {dataset} (seed {seed}): {res['steps']} steps, "
                f"{res['images_per_second']:.0f} img/s, {res['seconds']:.1f} s -> {res['out']}/")
 

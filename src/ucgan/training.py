@@ -290,6 +290,33 @@ def config_fingerprint(obj: Any) -> str:
 
 
 @dataclasses.dataclass
+class LoopHooks:
+    """Ways for a caller (a stage, a Prefect task, a benchmark) to watch and stop the loop.
+
+    Modelled on stylegan2-ada's ``progress_fn`` / ``abort_fn``: ``progress(step, total, losses)``
+    runs after every step; ``should_stop(step)`` and ``max_seconds`` (wall clock of this process)
+    end the run like SIGTERM does, with a checkpoint that the same command resumes, so a
+    preemptible runner or a time-boxed queue needs no signal tricks.
+    """
+
+    progress: Callable[[int, int, Mapping[str, float]], None] | None = None
+    should_stop: Callable[[int], bool] | None = None
+    max_seconds: float = 0.0
+
+
+def _stop_reason(signum: int | None, done: int, stop_after: int | None, hooks: LoopHooks, t0: float) -> str:
+    if signum is not None:
+        return signal.Signals(signum).name
+    if stop_after is not None and done >= stop_after:
+        return f"stop_after={stop_after}"
+    if hooks.should_stop is not None and hooks.should_stop(done):
+        return "stop requested"
+    if hooks.max_seconds > 0 and time.perf_counter() - t0 >= hooks.max_seconds:
+        return f"time limit of {hooks.max_seconds:.0f} s"
+    return ""
+
+
+@dataclasses.dataclass
 class TrainResult:
     steps: int
     images_seen: int
@@ -313,6 +340,7 @@ def train(
     real_for_plots: np.ndarray | None = None,
     stop_after: int | None = None,
     meta: Mapping[str, Any] | None = None,
+    hooks: LoopHooks | None = None,
     finalize: Callable[[Path], None] | None = None,
 ) -> TrainResult:
     """Train ``method`` on ``data`` for ``cfg.steps`` steps; resumes from ``checkpoint_path`` when it
@@ -327,8 +355,9 @@ def train(
     checkpoint until then.
 
     ``stop_after`` simulates an interruption after that many steps (tests); the checkpoint is then
-    written exactly as on SIGTERM.
+    written exactly as on SIGTERM. ``hooks`` let a caller watch and stop the run without patching it.
     """
+    hooks = hooks or LoopHooks()
     out = Path(out_dir)
     ckpt_path = Path(checkpoint_path)
     device = method.device
@@ -412,10 +441,13 @@ def train(
                 _grid(method, ema, cfg, progress_grids / f"step{done:07d}.png", real_for_plots, run, done)
             if done % cfg.ckpt_every == 0 and done < cfg.steps:
                 save_checkpoint(done)
-            if stop.signum is not None or (stop_after is not None and done >= stop_after):
+            if hooks.progress is not None:
+                hooks.progress(done, cfg.steps, losses_f)
+            why = _stop_reason(stop.signum, done, stop_after, hooks, t0)
+            if why:
                 save_checkpoint(done)
                 raise TrainingInterrupted(
-                    f"training of {method.name} interrupted at step {done}/{cfg.steps}; checkpoint saved to "
+                    f"training of {method.name} stopped at step {done}/{cfg.steps} ({why}); checkpoint saved to "
                     f"{ckpt_path}. Re-run the same command to resume.")
     seconds = time.perf_counter() - t0
     images = (cfg.steps - start) * bs

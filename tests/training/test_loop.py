@@ -10,7 +10,7 @@ import torch
 from ucgan.env import seed_everything
 from ucgan.errors import DivergenceError
 from ucgan.methods import DataInfo, get_method
-from ucgan.training import CheckpointMismatch, LoopConfig, TrainingInterrupted, train
+from ucgan.training import CheckpointMismatch, LoopConfig, LoopHooks, TrainingInterrupted, train
 
 INFO = DataInfo(modality="points", shape=(2,), value_range=(-1.0, 1.0), num_classes=4, dataset="toy")
 
@@ -122,3 +122,17 @@ def test_ema_rampup_forgets_the_initial_weights() -> None:
     other = EMA({"G": net}, 0.999)
     other.load_state_dict(ramped.state_dict())
     assert other.updates == 10**6 and other.rampup == 0.05
+
+
+def test_hooks_watch_and_stop_the_run_without_patching_it(tmp_path: Path) -> None:
+    seen: list[int] = []
+    hooks = LoopHooks(progress=lambda step, total, losses: seen.append(step) or None,
+                      should_stop=lambda step: step == 7)
+    with pytest.raises(TrainingInterrupted, match=r"stopped at step 7/.*stop requested"):
+        train(_wgan(), _data(), LOOP, 3, tmp_path / "a", tmp_path / "c.ckpt", hooks=hooks)
+    assert seen == list(range(1, 8))
+    assert torch.load(tmp_path / "c.ckpt", weights_only=True)["step"] == 7
+    with pytest.raises(TrainingInterrupted, match=r"time limit"):
+        train(_wgan(), _data(), LOOP, 3, tmp_path / "a", tmp_path / "c.ckpt", hooks=LoopHooks(max_seconds=1e-9))
+    res = train(_wgan(), _data(), LOOP, 3, tmp_path / "a", tmp_path / "c.ckpt")
+    assert res.resumed_from == 8 and res.steps == LOOP.steps
