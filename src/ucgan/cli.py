@@ -13,6 +13,7 @@ from typing import Any, Callable
 import click
 
 from .errors import UcganError
+from .preflight import preflight
 
 PARAMS_OPTION = click.option("--params", "params_path", default="params.yaml", show_default=True,
                              type=click.Path(dir_okay=False), help="Pipeline parameters file.")
@@ -34,10 +35,18 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
+        from .preflight import describe_os_error
+
         try:
             return super().invoke(ctx)
         except UcganError as exc:
             click.secho(f"error: {exc}", fg="red", err=True)
+            sys.exit(2)
+        except OSError as exc:  # full disk, read-only folder: the user's to fix, not a bug
+            msg = describe_os_error(exc)
+            if msg is None:
+                raise
+            click.secho(f"error: {msg}", fg="red", err=True)
             sys.exit(2)
 
 
@@ -67,6 +76,7 @@ def prepare(params_path: str, datasets: tuple[str, ...], download: bool, root: s
         raise UcganError("no dataset given: pass --dataset NAME or list names under data.datasets in params.yaml")
     out_root = Path(root or prm.data.root)
     specs = [(n, *prm.data.spec(n)) for n in names]  # all specs resolved before any work
+    preflight([out_root / n for n in names], what=f"the prepared datasets under {out_root}")
     for name, spec, preset, doc in specs:
         m = build(name, spec, out_root, download=download, preset=preset, doc=doc)
         ach = m["counts"]["train"]["achieved"]
@@ -84,7 +94,9 @@ def validate(params_path: str, datasets: tuple[str, ...], out_dir: str) -> None:
     from .data.validate import validate_dataset
 
     prm = P.load(params_path)
-    for name in list(datasets) or prm.data.datasets:
+    names = list(datasets) or prm.data.datasets
+    preflight([Path(out_dir) / f"{n}.json" for n in names], what=f"the validation reports in {out_dir}")
+    for name in names:
         path = Path(out_dir) / f"{name}.json"
         rep = validate_dataset(name, prm.validate, prm.data.root, path)
         n = sum(len(s["results"]) for s in rep["splits"].values())

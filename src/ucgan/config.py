@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
 import types
 import typing
@@ -84,6 +85,9 @@ def _check_value(value: Any, tp: Any, where: str) -> Any:
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{where}: expected a number, got {value!r}")
+        if not math.isfinite(value):  # YAML reads .inf / .nan as floats; no setting means "infinite"
+            raise ConfigError(f"{where}: expected a finite number, got {value!r}; write a finite value (use 0 where "
+                              "the key documents 0 as 'off' or 'no limit')")
         return float(value)
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):

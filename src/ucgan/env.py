@@ -53,6 +53,11 @@ def resolve_device(spec: str = "auto") -> "torch.device":  # noqa: F821
     return dev
 
 
+#: Largest accepted seed: the loop derives further seeds by adding small offsets, and NumPy's legacy
+#: seeding takes 32-bit values, so 2**31 - 1 keeps every derived seed valid everywhere.
+MAX_SEED = 2**31 - 1
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch (all devices)."""
     import torch

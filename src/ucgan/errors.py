@@ -29,3 +29,7 @@ class DivergenceError(UcganError):
 
 class TrackingError(UcganError):
     """The MLflow tracking server cannot be reached or refused a request."""
+
+
+class Interrupted(UcganError):
+    """A run stopped on purpose (SIGINT/SIGTERM) after saving its state; tracking marks it KILLED."""

@@ -13,10 +13,31 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
+
+_UMASK_LOCK = threading.Lock()
+
+
+def current_umask() -> int:
+    """The process umask (read by setting and restoring it; there is no read-only call)."""
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+def _honour_umask(path: Path, directory: bool) -> None:
+    """Give a temporary file/dir the mode a plain ``open``/``mkdir`` would have given it.
+
+    ``mkstemp``/``mkdtemp`` create 0600/0700 whatever the umask; outputs that end up in a
+    group-shared DVC cache or workspace must instead follow the user's umask (e.g. 0002 -> 0664/0775)
+    so teammates can read and replace them.
+    """
+    os.chmod(path, (0o777 if directory else 0o666) & ~current_umask())
 
 
 @contextlib.contextmanager
@@ -28,6 +49,7 @@ def atomic_path(path: str | os.PathLike[str], suffix: str = "") -> Iterator[Path
     os.close(fd)
     tmp_path = Path(tmp)
     try:
+        _honour_umask(tmp_path, directory=False)
         yield tmp_path
         os.replace(tmp_path, dest)
     except BaseException:
@@ -47,6 +69,7 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
     try:
+        _honour_umask(tmp, directory=True)
         yield tmp
         if dest.exists():
             old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
@@ -121,3 +144,19 @@ def torch_load(path: str | os.PathLike[str], map_location: Any = "cpu") -> Any:
             f"cannot load {p} as a tensors-only checkpoint ({type(exc).__name__}: {exc}); "
             "delete it and re-run the producing stage."
         ) from exc
+
+
+def require_structure(obj: Any, keys: tuple[str, ...], path: str | os.PathLike[str], what: str, fix: str) -> dict[str, Any]:
+    """Check that a loaded checkpoint is a mapping holding ``keys``.
+
+    A tensors-only file from another tool (or another ucgan version) loads fine with
+    ``weights_only=True`` and would otherwise fail later with a bare ``KeyError``.
+    """
+    from .errors import DataError
+
+    if not isinstance(obj, dict):
+        raise DataError(f"{path} is not a ucgan {what} (it holds a {type(obj).__name__}, not a mapping); {fix}")
+    missing = [k for k in keys if k not in obj]
+    if missing:
+        raise DataError(f"{path} is not a ucgan {what} (missing {missing}; it has {sorted(map(str, obj))[:8]}); {fix}")
+    return obj

@@ -40,6 +40,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import click
 
+from .env import MAX_SEED
 from .errors import DataError, TrackingError, UcganError
 from .tracking import TrackingConfig
 
@@ -647,7 +648,7 @@ def compare_command(params_path: str, datasets: tuple[str, ...], all_versions: b
 @PARAMS_OPTION
 @click.option("--dataset", required=True)
 @click.option("--method", required=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True)
 def register_command(params_path: str, dataset: str, method: str, seed: int) -> None:
     """Register one evaluated run (models/... + metrics/...) by hand; idempotent."""
     from . import params as P
@@ -697,7 +698,7 @@ def champion_command(params_path: str, datasets: tuple[str, ...], all_versions: 
               help="Write N samples of every component into OUT/component_XX/ (the layout `ucgan fid --per-class` reads).")
 @click.option("--overwrite", is_flag=True, help="With --per-component: write into a non-empty folder.")
 @click.option("--npy", "npy", type=click.Path(dir_okay=False), default=None, help="Also save the raw samples (.npy).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True)
 @click.option("--device", "device_spec", default="auto", show_default=True, help="auto | cpu | cuda[:N]")
 def sample_command(params_path: str, model_ref: str, component: int | None, n: int, out: str,
                    per_component: int | None, overwrite: bool, npy: str | None, seed: int, device_spec: str) -> None:

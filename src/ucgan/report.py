@@ -663,6 +663,11 @@ PARAMS_OPTION = click.option("--params", "params_path", default="params.yaml", s
               help="Register the runs in MLflow and set the `champion` alias (when tracking.enabled).")
 def report_command(params_path: str, out_dir: str, datasets: tuple[str, ...], reference: str, use_registry: bool) -> None:
     """Tables (mean ± std over seeds), Wilcoxon tests, pictures, DVC plot data; sets the champions."""
+    from . import params as P
+    from .preflight import preflight
+
+    preflight([Path(out_dir) / "summary.csv"], tracking=P.load(params_path).tracking if use_registry else None,
+              what=f"the report {out_dir}")
     res = run_report(params_path, out_dir, datasets, reference, use_registry)
     for d in res.datasets:
         c = res.champions.get(d)

@@ -22,10 +22,11 @@ import torch
 
 from .config import to_dict
 from .data.dataset import load_split
-from .env import resolve_device, seed_everything
+from .env import MAX_SEED, resolve_device, seed_everything
 from .errors import UcganError
-from .io import read_json, torch_load, write_json
+from .io import read_json, require_structure, torch_load, write_json
 from .methods import DataInfo, Method, get_method
+from .preflight import preflight
 
 PARAMS_OPTION = click.option("--params", "params_path", default="params.yaml", show_default=True,
                              type=click.Path(dir_okay=False), help="Pipeline parameters file.")
@@ -56,12 +57,40 @@ def build_method(name: str, cfg: Any, info: DataInfo, device: torch.device, reso
     return m
 
 
+def provenance(inputs: dict[str, Any], fingerprint: str, data_root: str, dataset: str) -> dict[str, Any]:
+    """What a reader needs to reproduce a run: the resolved config and loop, the data hash, the git
+    commit of the code (and whether the tree had uncommitted changes) and the package versions."""
+    import importlib.metadata as md
+    import platform
+    import subprocess
+
+    def git(*args: str) -> str | None:
+        try:
+            r = subprocess.run(["git", *args], capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return r.stdout.strip() if r.returncode == 0 else None
+
+    versions = {}
+    for pkg in ("ucgan", "torch", "torchvision", "numpy", "scipy", "scikit-learn", "mlflow", "dvc", "lightly"):
+        try:
+            versions[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            versions[pkg] = None
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"method": inputs["method"], "dataset": dataset, "seed": inputs["seed"], "config": to_dict(inputs["cfg"]),
+            "loop": to_dict(inputs["loop"]), "data": {"root": str(data_root), "content_hash": inputs["data"]},
+            "device": inputs["device"], "fingerprint": fingerprint, "git_commit": git("rev-parse", "HEAD"),
+            "git_dirty": None if status is None else bool(status), "python": platform.python_version(),
+            "packages": versions}
+
+
 def train_one(params_path: str, dataset: str, method: str, seed: int, device_spec: str | None = None,
-              stop_after: int | None = None) -> dict[str, Any]:
+              stop_after: int | None = None, fresh: bool = False, hooks: Any = None) -> dict[str, Any]:
     from . import params as P
     from . import tracking
     from .stages_params import _check_train, method_config
-    from .training import config_fingerprint, train
+    from .training import config_fingerprint, read_checkpoint, train
 
     prm = P.load(params_path)
     tsec = _check_train(prm.raw.get("train"), prm.raw)
@@ -72,24 +101,41 @@ def train_one(params_path: str, dataset: str, method: str, seed: int, device_spe
     info = DataInfo.from_manifest({**split.manifest, "dataset": dataset})
     out = Path(tsec.out_root) / dataset / run_name(dataset, method, seed)
     ckpt = Path(tsec.checkpoint_root) / dataset / f"{run_name(dataset, method, seed)}.pt"
-    fingerprint = config_fingerprint({"method": method, "cfg": cfg, "loop": loop, "seed": seed,
-                                      "data": split.manifest["content_hash"], "device": device.type})
+    inputs = {"method": method, "cfg": cfg, "loop": loop, "seed": seed, "data": split.manifest["content_hash"],
+              "device": device.type}
+    fingerprint = config_fingerprint(inputs)
     resources = {**pipeline_resources(dataset), "train_x": split.x, "train_y": split.y}  # y: only attributes=labels
+    # Everything a user can get wrong is checked before the MLflow run opens and before step 0, so a
+    # mistake leaves neither a FAILED run nor a half-trained model behind.
+    seed_everything(seed)
+    m = build_method(method, cfg, info, device, resources)
+    preflight([out, ckpt], need_bytes=_run_bytes(m), tracking=prm.tracking, what=f"the run {out}")
+    resume = read_checkpoint(ckpt, fingerprint, inputs, fresh)  # a mismatch stops here, before the MLflow run
     with tracking.start_run(f"{dataset}-{method}-s{seed}", prm.tracking,
-                            tags={"dataset": dataset, "method": method, "seed": seed, "stage": "train"}) as run:
-        seed_everything(seed)
-        m = build_method(method, cfg, info, device, resources)
+                            tags={"dataset": dataset, "method": method, "seed": seed, "stage": "train"},
+                            resume_run_id=resume.get("run_id") if resume else None) as run:
         run.log_params({"method": method, "dataset": dataset, "seed": seed, "device": str(device),
                         "config": to_dict(cfg), "loop": to_dict(loop), "data_hash": split.manifest["content_hash"]})
         meta = {"method": method, "dataset": dataset, "seed": seed, "config": to_dict(cfg),
                 "info": dataclasses.asdict(info), "run_id": run.run_id}
-        res = train(m, split.x, loop, seed, out, ckpt, run=run, fingerprint=fingerprint,
-                    real_for_plots=split.x[:5000] if info.modality == "points" else None,
-                    stop_after=stop_after, meta=meta)
-        write_json(out / "run.json", {"run_id": run.run_id, "dataset": dataset, "method": method, "seed": seed})
+
+        def finalize(stage_dir: Path) -> None:  # lands in the run folder in the same rename as model.pt
+            write_json(stage_dir / "run.json", {"run_id": run.run_id, "dataset": dataset, "method": method, "seed": seed})
+            write_json(stage_dir / "config.json", provenance(inputs, fingerprint, prm.data.root, dataset))
+
+        res = train(m, split.x, loop, seed, out, ckpt, run=run, fingerprint=fingerprint, fingerprint_inputs=inputs,
+                    fresh=fresh, real_for_plots=split.x[:5000] if info.modality == "points" else None,
+                    stop_after=stop_after, meta=meta, finalize=finalize, hooks=hooks)
         run.log_metrics({"train_seconds": res.seconds, "train_images_per_second": res.images_per_second})
         run.log_artifact(out / "losses.csv")
     return {**dataclasses.asdict(res), "out": str(out)}
+
+
+def _run_bytes(m: Method) -> int:
+    """Disk a run needs: weights, two Adam moments and the EMA, once in the checkpoint and once in
+    ``model.pt`` (both exist for a moment), plus the grids and logs."""
+    weights = sum(t.numel() * t.element_size() for mod in m.modules().values() for t in mod.state_dict().values())
+    return 2 * 4 * weights + 16 * 2**20
 
 
 def load_trained(model_dir: str | Path, device: torch.device,
@@ -103,8 +149,10 @@ def load_trained(model_dir: str | Path, device: torch.device,
 
     path = Path(model_dir)
     model_pt = path if path.suffix == ".pt" else path / "model.pt"
-    ck = torch_load(model_pt, map_location=device)
-    meta = ck["meta"]
+    fix = "re-train it (`ucgan train ...`) or restore it with `dvc checkout`."
+    ck = require_structure(torch_load(model_pt, map_location=device), ("meta", "method_state"), model_pt,
+                           "trained model", fix)
+    meta = require_structure(ck["meta"], ("method", "config", "info"), model_pt, "trained model (meta)", fix)
     cls = get_method(meta["method"])
     cfg = from_mapping(cls.Config, meta["config"], f"{model_pt} config")
     i = meta["info"]
@@ -133,6 +181,8 @@ def evaluate_one(params_path: str, dataset: str, method: str, seed: int, device_
     profile = eval_profile(prm.raw, dataset)
     device = resolve_device(device_spec or prm.device)
     model_dir = Path(tsec.out_root) / dataset / run_name(dataset, method, seed)
+    preflight([Path(esec.out_root) / dataset / f"{run_name(dataset, method, seed)}.json", Path(esec.cache_dir) / "x"],
+              tracking=prm.tracking, what="the metrics and the feature-statistics cache")
     m, ema_state, meta = load_trained(model_dir, device)
     train_split = load_split(dataset, "train", prm.data.root)
     test_split = load_split(dataset, "test", prm.data.root)
@@ -157,10 +207,9 @@ def evaluate_one(params_path: str, dataset: str, method: str, seed: int, device_
     if prm.tracking.enabled and run_id:
         import mlflow
 
-        tracking.setup(prm.tracking)
-        with mlflow.start_run(run_id=run_id):
+        with tracking.log_into_run(run_id, prm.tracking) as run:
             scalars = {k: v for k, v in result.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-            tracking.Run(mlflow.active_run()).log_metrics(scalars)
+            run.log_metrics(scalars)
             mlflow.log_artifact(str(out), artifact_path="metrics")
             from .registry import register_generator
 
@@ -172,11 +221,19 @@ def evaluate_one(params_path: str, dataset: str, method: str, seed: int, device_
 @PARAMS_OPTION
 @click.option("--dataset", required=True, help="Dataset name (prepared).")
 @click.option("--method", required=True, help="Method name (`ucgan methods` lists them).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True)
 @click.option("--device", "device_spec", default=None, help="auto | cpu | cuda[:N] (default: params device).")
-def train_command(params_path: str, dataset: str, method: str, seed: int, device_spec: str | None) -> None:
-    """Train one method on one dataset with one seed (resumes an interrupted run)."""
-    res = train_one(params_path, dataset, method, seed, device_spec)
+@click.option("--fresh", is_flag=True, help="Discard a checkpoint written under another configuration and start over.")
+@click.option("--max-minutes", type=click.FloatRange(min=0), default=0, show_default=True,
+              help="Stop with a checkpoint after this many minutes (0 = no limit); the same command resumes.")
+def train_command(params_path: str, dataset: str, method: str, seed: int, device_spec: str | None, fresh: bool,
+                  max_minutes: float) -> None:
+    """Train one method on one dataset with one seed (resumes an interrupted run; writes config.json
+    with the resolved config, data hash, git commit and package versions beside model.pt)."""
+    from .training import LoopHooks
+
+    res = train_one(params_path, dataset, method, seed, device_spec, fresh=fresh,
+                    hooks=LoopHooks(max_seconds=60 * max_minutes))
     click.echo(f"trained {method} on {dataset} (seed {seed}): {res['steps']} steps, "
                f"{res['images_per_second']:.0f} img/s, {res['seconds']:.1f} s -> {res['out']}/")
 
@@ -185,7 +242,7 @@ def train_command(params_path: str, dataset: str, method: str, seed: int, device
 @PARAMS_OPTION
 @click.option("--dataset", required=True)
 @click.option("--method", required=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True)
 @click.option("--device", "device_spec", default=None, help="auto | cpu | cuda[:N] (default: params device).")
 def evaluate_command(params_path: str, dataset: str, method: str, seed: int, device_spec: str | None) -> None:
     """Score a trained method: FID, ICFID, NMI, learned-vs-true mixing, mode metrics."""

@@ -10,6 +10,7 @@ import dataclasses
 from typing import Any, Mapping
 
 from .config import from_mapping, require
+from .env import MAX_SEED
 from .errors import ConfigError
 from .methods import MethodConfig, available, get_method
 from .params import register_section
@@ -36,6 +37,10 @@ class TrainSection(LoopConfig):
     def validate(self, where: str) -> None:
         super().validate(where)
         require(all(v > 0 for v in self.steps_per_dataset.values()), f"{where}.steps_per_dataset", "steps must be positive")
+        for key in ("datasets", "methods", "seeds"):
+            require(len(set(getattr(self, key))) == len(getattr(self, key)), f"{where}.{key}", "lists an entry twice")
+        bad = [s for s in self.seeds if not 0 <= s <= MAX_SEED]
+        require(not bad, f"{where}.seeds", f"seeds must be integers in [0, {MAX_SEED}], got {bad}")
         for m in self.methods:
             if m not in available():
                 raise ConfigError(f"{where}.methods: unknown method {m!r}; available: {', '.join(available())}")
@@ -58,6 +63,10 @@ def method_config(raw_params: Mapping[str, Any], method: str, dataset: str) -> M
 
 def _check_train(section: Any, raw: dict[str, Any]) -> TrainSection:
     t = from_mapping(TrainSection, section, "train")
+    # dvc.yaml's matrix over an empty list silently drops every train and evaluate stage
+    empty = [k for k in ("datasets", "methods", "seeds") if isinstance(section, Mapping) and k in section and not section[k]]
+    require(not empty, f"train.{empty[0] if empty else ''}",
+            "is empty; list at least one entry (an empty list makes DVC drop every train and evaluate stage without a word)")
     known = set((raw.get("data") or {}).get("datasets") or []) | set(((raw.get("data") or {}).get("custom") or {}))
     for d in t.datasets:
         require(d in known, "train.datasets", f"{d!r} is not listed under data.datasets or data.custom")

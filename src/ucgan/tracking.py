@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import socket
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -133,11 +134,58 @@ class Run:
         mlflow.set_tags({k: str(v) for k, v in tags.items()})
 
 
+#: Tags naming the process that runs an MLflow run, so a later start can tell a dead run from a live one.
+HOST_TAG, PID_TAG = "ucgan.host", "ucgan.pid"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def end_stale_runs(tags: Mapping[str, Any], experiment: str) -> list[str]:
+    """Mark as KILLED the RUNNING runs with the same ``tags`` whose process died on this host.
+
+    A ``kill -9`` gives MLflow no chance to close its run, which then stays RUNNING forever. A
+    run started by a live process (a concurrent identical training) or on another host is left
+    alone. Returns the ids it closed.
+    """
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    exp = mlflow.get_experiment_by_name(experiment)
+    if exp is None:
+        return []
+    filt = " and ".join([f"tags.`{k}` = '{v}'" for k, v in tags.items()] + ["attributes.status = 'RUNNING'"])
+    host = socket.gethostname()
+    closed = []
+    client = MlflowClient()
+    for r in client.search_runs([exp.experiment_id], filter_string=filt, max_results=200):
+        t = r.data.tags
+        pid = t.get(PID_TAG, "")
+        if t.get(HOST_TAG) == host and pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            client.set_terminated(r.info.run_id, status="KILLED")
+            closed.append(r.info.run_id)
+    return closed
+
+
 @contextlib.contextmanager
 def start_run(
-    run_name: str, cfg: TrackingConfig | None = None, tags: Mapping[str, Any] | None = None
+    run_name: str, cfg: TrackingConfig | None = None, tags: Mapping[str, Any] | None = None,
+    resume_run_id: str | None = None,
 ) -> Iterator[Run | _NullRun]:
-    """Context manager yielding a :class:`Run` (or a no-op run when tracking is disabled)."""
+    """Context manager yielding a :class:`Run` (or a no-op run when tracking is disabled).
+
+    ``resume_run_id`` continues that run (a training resumed from its checkpoint keeps one MLflow
+    run). The run ends FINISHED, KILLED on SIGINT/SIGTERM (:class:`~ucgan.errors.Interrupted`,
+    ``KeyboardInterrupt``) or FAILED on any other error; RUNNING leftovers of killed processes with
+    the same tags are closed as KILLED first.
+    """
     cfg = cfg or TrackingConfig()
     if not cfg.enabled:
         yield _NullRun()
@@ -145,5 +193,43 @@ def start_run(
     setup(cfg)
     import mlflow
 
-    with mlflow.start_run(run_name=run_name, tags={k: str(v) for k, v in (tags or {}).items()}) as r:
+    from .errors import Interrupted
+
+    str_tags = {k: str(v) for k, v in (tags or {}).items()}
+    if str_tags:
+        end_stale_runs(str_tags, cfg.experiment)
+    own = {**str_tags, HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}
+    r = None
+    if resume_run_id:
+        try:
+            r = mlflow.start_run(run_id=resume_run_id)
+            mlflow.set_tags(own)
+        except Exception:  # deleted or from another store: start a new run instead
+            r = None
+    if r is None:
+        r = mlflow.start_run(run_name=run_name, tags=own)
+    try:
         yield Run(r)
+    except (Interrupted, KeyboardInterrupt):
+        mlflow.end_run(status="KILLED")
+        raise
+    except BaseException:
+        mlflow.end_run(status="FAILED")
+        raise
+    else:
+        mlflow.end_run(status="FINISHED")
+
+
+@contextlib.contextmanager
+def log_into_run(run_id: str, cfg: TrackingConfig) -> Iterator[Run]:
+    """Log more (evaluation metrics) into a finished run without changing its status, even when the
+    logging fails: a failed evaluation must not mark the training run FAILED."""
+    setup(cfg)
+    import mlflow
+
+    status = mlflow.get_run(run_id).info.status
+    r = mlflow.start_run(run_id=run_id)
+    try:
+        yield Run(r)
+    finally:
+        mlflow.end_run(status=status if status in ("FINISHED", "FAILED", "KILLED") else "FINISHED")

@@ -16,18 +16,19 @@ import hashlib
 import json
 import math
 import random
+import shutil
 import signal
 import time
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 import torch
 from torch import nn
 
 from .config import require, to_dict
-from .errors import DivergenceError, UcganError
-from .io import atomic_path, torch_load, torch_save, write_json
+from .errors import DivergenceError, Interrupted, UcganError
+from .io import atomic_dir, atomic_path, require_structure, torch_load, torch_save, write_json
 from .methods.base import Method
 
 CHECKPOINT_VERSION = 1
@@ -232,12 +233,89 @@ class _StopRequest:
             signal.signal(s, h)
 
 
-class TrainingInterrupted(UcganError):
+class TrainingInterrupted(Interrupted):
     """Raised after a signal once the checkpoint is safely written."""
+
+
+class CheckpointMismatch(UcganError):
+    """A checkpoint exists but was written under another configuration or data."""
+
+
+def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(d, Mapping):
+        out: dict[str, Any] = {}
+        for k, v in d.items():
+            out.update(_flat(v, f"{prefix}{k}."))
+        return out
+    return {prefix[:-1]: d}
+
+
+def describe_changes(old: Mapping[str, Any], new: Mapping[str, Any], limit: int = 8) -> str:
+    """``key: old -> new`` for every leaf that differs (what a user changed since the checkpoint)."""
+    a, b = _flat(to_dict(old)), _flat(to_dict(new))
+    rows = [f"{k}: {a.get(k, '(unset)')} -> {b.get(k, '(unset)')}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+    more = f" (+{len(rows) - limit} more)" if len(rows) > limit else ""
+    return "; ".join(rows[:limit]) + more
+
+
+def read_checkpoint(checkpoint_path: str | Path, fingerprint: str, inputs: Mapping[str, Any] | None = None,
+                    fresh: bool = False, map_location: Any = "cpu") -> dict[str, Any] | None:
+    """The checkpoint to resume from, or None when there is none (or ``fresh`` discards it).
+
+    Why not silently start over when the configuration changed: an hour of training would be thrown
+    away because of an edit the user may not even remember. A mismatch raises
+    :class:`CheckpointMismatch` listing what changed (when the checkpoint recorded its inputs) and
+    the two ways out: ``--fresh`` or restoring the settings. Foreign or unreadable files raise
+    :class:`~ucgan.errors.DataError`. Stages call this before opening their MLflow run.
+    """
+    p = Path(checkpoint_path)
+    if not p.is_file():
+        return None
+    fix = "delete it to start the run afresh."
+    ck = require_structure(torch_load(p, map_location=map_location), ("version", "fingerprint", "step"), p,
+                           "training checkpoint", fix)
+    if ck["fingerprint"] == fingerprint and ck["version"] == CHECKPOINT_VERSION:
+        return require_structure(ck, ("method", "sampler", "rng"), p, "training checkpoint", fix)
+    if fresh:
+        print(f"--fresh: discarding {p} (step {ck['step']}), written under another configuration")
+        return None
+    old = ck.get("fingerprint_inputs")
+    what = describe_changes(old, inputs) if isinstance(old, Mapping) and inputs is not None else ""
+    raise CheckpointMismatch(
+        f"checkpoint {p} (step {ck['step']}) was written under another configuration or data"
+        + (f"; changed: {what}" if what else "")
+        + ". Re-run with --fresh to discard it and start from step 0, or restore the previous settings to resume it.")
 
 
 def config_fingerprint(obj: Any) -> str:
     return hashlib.sha256(json.dumps(to_dict(obj), sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+@dataclasses.dataclass
+class LoopHooks:
+    """Ways for a caller (a stage, a Prefect task, a benchmark) to watch and stop the loop.
+
+    Modelled on stylegan2-ada's ``progress_fn`` / ``abort_fn``: ``progress(step, total, losses)``
+    runs after every step; ``should_stop(step)`` and ``max_seconds`` (wall clock of this process)
+    end the run like SIGTERM does, with a checkpoint that the same command resumes, so a
+    preemptible runner or a time-boxed queue needs no signal tricks.
+    """
+
+    progress: Callable[[int, int, Mapping[str, float]], None] | None = None
+    should_stop: Callable[[int], bool] | None = None
+    max_seconds: float = 0.0
+
+
+def _stop_reason(signum: int | None, done: int, stop_after: int | None, hooks: LoopHooks, t0: float) -> str:
+    if signum is not None:
+        return signal.Signals(signum).name
+    if stop_after is not None and done >= stop_after:
+        return f"stop_after={stop_after}"
+    if hooks.should_stop is not None and hooks.should_stop(done):
+        return "stop requested"
+    if hooks.max_seconds > 0 and time.perf_counter() - t0 >= hooks.max_seconds:
+        return f"time limit of {hooks.max_seconds:.0f} s"
+    return ""
 
 
 @dataclasses.dataclass
@@ -259,16 +337,29 @@ def train(
     checkpoint_path: str | Path,
     run: Any = None,
     fingerprint: str = "",
+    fingerprint_inputs: Mapping[str, Any] | None = None,
+    fresh: bool = False,
     real_for_plots: np.ndarray | None = None,
     stop_after: int | None = None,
     meta: Mapping[str, Any] | None = None,
+    hooks: LoopHooks | None = None,
+    finalize: Callable[[Path], None] | None = None,
 ) -> TrainResult:
     """Train ``method`` on ``data`` for ``cfg.steps`` steps; resumes from ``checkpoint_path`` when it
-    holds a run with the same ``fingerprint`` (config + data hash).
+    holds a run with the same ``fingerprint`` (config + data hash; ``fingerprint_inputs`` is what it
+    was computed from, kept so that a mismatch can say what changed). A checkpoint of another
+    configuration stops the run (:func:`read_checkpoint`) unless ``fresh``.
+
+    ``out_dir`` is replaced as one unit (:func:`ucgan.io.atomic_dir`): the final files are written
+    to a temporary sibling, ``finalize(tmp)`` adds the caller's own files, then one rename publishes
+    the folder. A failure (full disk, signal) leaves the previous complete run or nothing, never a
+    new ``losses.csv`` beside an old ``model.pt``. Grids made during training wait beside the
+    checkpoint until then.
 
     ``stop_after`` simulates an interruption after that many steps (tests); the checkpoint is then
-    written exactly as on SIGTERM.
+    written exactly as on SIGTERM. ``hooks`` let a caller watch and stop the run without patching it.
     """
+    hooks = hooks or LoopHooks()
     out = Path(out_dir)
     ckpt_path = Path(checkpoint_path)
     device = method.device
@@ -285,19 +376,19 @@ def train(
 
     start = 0
     history: list[dict[str, float]] = []
-    if ckpt_path.is_file():
-        ck = torch_load(ckpt_path, map_location=device)
-        if ck.get("fingerprint") == fingerprint and ck.get("version") == CHECKPOINT_VERSION:
-            method.load_state_dict(ck["method"])
-            if ema is not None and ck.get("ema"):
-                ema.load_state_dict(ck["ema"])
-            sampler.set_state(ck["sampler"].cpu())
-            set_rng_state(ck["rng"])
-            start = int(ck["step"])
-            history = list(ck.get("history", []))
-            print(f"resuming from {ckpt_path} at step {start}/{cfg.steps}")
-        else:
-            print(f"ignoring {ckpt_path}: it belongs to a different configuration or data")
+    progress_grids = ckpt_path.with_name(ckpt_path.stem + ".grids")  # grids of an unfinished run
+    ck = read_checkpoint(ckpt_path, fingerprint, fingerprint_inputs, fresh, map_location=device)
+    if ck is not None:
+        method.load_state_dict(ck["method"])
+        if ema is not None and ck.get("ema"):
+            ema.load_state_dict(ck["ema"])
+        sampler.set_state(ck["sampler"].cpu())
+        set_rng_state(ck["rng"])
+        start = int(ck["step"])
+        history = list(ck.get("history", []))
+        print(f"resuming from {ckpt_path} at step {start}/{cfg.steps}")
+    elif fresh:
+        shutil.rmtree(progress_grids, ignore_errors=True)
 
     from . import gpu
 
@@ -314,8 +405,10 @@ def train(
     def save_checkpoint(step: int) -> None:
         torch_save(ckpt_path, {
             "version": CHECKPOINT_VERSION, "fingerprint": fingerprint, "step": step,
+            "fingerprint_inputs": to_dict(fingerprint_inputs) if fingerprint_inputs is not None else None,
             "method": method.state_dict(), "ema": ema.state_dict() if ema else None,
             "sampler": sampler.get_state(), "rng": rng_state(), "history": history,
+            "run_id": getattr(run, "run_id", None),  # the resumed run continues the same MLflow run
         })
 
     from tqdm.auto import tqdm
@@ -360,34 +453,42 @@ def train(
                     if mix is not None:
                         run.log_metrics({f"mixing_{i}": float(p) for i, p in enumerate(mix)}, step=done)
             if cfg.grid_every and done % cfg.grid_every == 0 and done < cfg.steps:
-                _grid(method, ema, cfg, out / "grids" / f"step{done:07d}.png", real_for_plots, run, done)
+                _grid(method, ema, cfg, progress_grids / f"step{done:07d}.png", real_for_plots, run, done)
             if done % cfg.ckpt_every == 0 and done < cfg.steps:
                 save_checkpoint(done)
-            if stop.signum is not None or (stop_after is not None and done >= stop_after):
+            if hooks.progress is not None:
+                hooks.progress(done, cfg.steps, losses_f)
+            why = _stop_reason(stop.signum, done, stop_after, hooks, t0)
+            if why:
                 save_checkpoint(done)
                 raise TrainingInterrupted(
-                    f"training of {method.name} interrupted at step {done}/{cfg.steps}; checkpoint saved to "
+                    f"training of {method.name} stopped at step {done}/{cfg.steps} ({why}); checkpoint saved to "
                     f"{ckpt_path}. Re-run the same command to resume.")
     seconds = time.perf_counter() - t0
     images = (cfg.steps - start) * bs
-    _grid(method, ema, cfg, out / "grids" / "final.png", real_for_plots, run, cfg.steps)
-    with atomic_path(out / "losses.csv", suffix=".csv") as tmp:
-        with tmp.open("w", newline="") as f:
+    result = TrainResult(steps=cfg.steps, images_seen=cfg.steps * bs, seconds=round(seconds, 3),
+                         images_per_second=round(images / max(seconds, 1e-9), 1), resumed_from=start,
+                         final_losses=losses_f)
+    with atomic_dir(out) as stage:
+        if progress_grids.is_dir():
+            shutil.copytree(progress_grids, stage / "grids", dirs_exist_ok=True)
+        _grid(method, ema, cfg, stage / "grids" / "final.png", real_for_plots, run, cfg.steps)
+        with (stage / "losses.csv").open("w", newline="") as f:
             keys = sorted({k for r in history for k in r}, key=lambda k: (k not in ("step", "images"), k))
             w = csv.DictWriter(f, fieldnames=keys)
             w.writeheader()
             w.writerows(history)
-    torch_save(out / "model.pt", {
-        "version": CHECKPOINT_VERSION, "method": method.name, "method_state": method.state_dict(),
-        "ema": ema.state_dict() if ema else None, "step": cfg.steps, "fingerprint": fingerprint,
-        "meta": dict(meta or {}),
-    })
-    result = TrainResult(steps=cfg.steps, images_seen=cfg.steps * bs, seconds=round(seconds, 3),
-                         images_per_second=round(images / max(seconds, 1e-9), 1), resumed_from=start,
-                         final_losses=losses_f)
-    write_json(out / "train.json", dataclasses.asdict(result))
+        torch_save(stage / "model.pt", {
+            "version": CHECKPOINT_VERSION, "method": method.name, "method_state": method.state_dict(),
+            "ema": ema.state_dict() if ema else None, "step": cfg.steps, "fingerprint": fingerprint,
+            "meta": dict(meta or {}),
+        })
+        write_json(stage / "train.json", dataclasses.asdict(result))
+        if finalize is not None:
+            finalize(stage)
     with contextlib.suppress(FileNotFoundError):
         ckpt_path.unlink()  # the run is complete: model.pt is the artifact
+    shutil.rmtree(progress_grids, ignore_errors=True)
     return result
 
 

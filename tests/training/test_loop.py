@@ -10,7 +10,7 @@ import torch
 from ucgan.env import seed_everything
 from ucgan.errors import DivergenceError
 from ucgan.methods import DataInfo, get_method
-from ucgan.training import LoopConfig, TrainingInterrupted, train
+from ucgan.training import CheckpointMismatch, LoopConfig, LoopHooks, TrainingInterrupted, train
 
 INFO = DataInfo(modality="points", shape=(2,), value_range=(-1.0, 1.0), num_classes=4, dataset="toy")
 
@@ -56,8 +56,21 @@ def test_checkpoint_from_other_config_is_not_resumed(tmp_path: Path) -> None:
     data = _data()
     with pytest.raises(TrainingInterrupted):
         train(_wgan(), data, LOOP, 3, tmp_path / "a", tmp_path / "c.ckpt", fingerprint="one", stop_after=10)
-    res = train(_wgan(), data, LOOP, 3, tmp_path / "a", tmp_path / "c.ckpt", fingerprint="two")
+    with pytest.raises(CheckpointMismatch, match=r"another configuration.*--fresh"):
+        train(_wgan(), data, LOOP, 3, tmp_path / "a", tmp_path / "c.ckpt", fingerprint="two")
+    res = train(_wgan(), data, LOOP, 3, tmp_path / "a", tmp_path / "c.ckpt", fingerprint="two", fresh=True)
     assert res.resumed_from == 0
+
+
+def test_checkpoint_mismatch_says_what_changed(tmp_path: Path) -> None:
+    data = _data()
+    with pytest.raises(TrainingInterrupted):
+        train(_wgan(), data, LOOP, 3, tmp_path / "a", tmp_path / "c.ckpt", fingerprint="one",
+              fingerprint_inputs={"cfg": {"lr": 1e-3, "width": 0.5}, "seed": 3}, stop_after=10)
+    with pytest.raises(CheckpointMismatch, match=r"step 10.*changed: cfg\.lr: 0\.001 -> 0\.002\. Re-run with --fresh"):
+        train(_wgan(), data, LOOP, 3, tmp_path / "a", tmp_path / "c.ckpt", fingerprint="two",
+              fingerprint_inputs={"cfg": {"lr": 2e-3, "width": 0.5}, "seed": 3})
+    assert (tmp_path / "c.ckpt").is_file() and not (tmp_path / "a").exists()  # nothing discarded without --fresh
 
 
 def test_nan_loss_stops_with_clear_message_and_keeps_checkpoint(tmp_path: Path) -> None:
@@ -109,3 +122,17 @@ def test_ema_rampup_forgets_the_initial_weights() -> None:
     other = EMA({"G": net}, 0.999)
     other.load_state_dict(ramped.state_dict())
     assert other.updates == 10**6 and other.rampup == 0.05
+
+
+def test_hooks_watch_and_stop_the_run_without_patching_it(tmp_path: Path) -> None:
+    seen: list[int] = []
+    hooks = LoopHooks(progress=lambda step, total, losses: seen.append(step) or None,
+                      should_stop=lambda step: step == 7)
+    with pytest.raises(TrainingInterrupted, match=r"stopped at step 7/.*stop requested"):
+        train(_wgan(), _data(), LOOP, 3, tmp_path / "a", tmp_path / "c.ckpt", hooks=hooks)
+    assert seen == list(range(1, 8))
+    assert torch.load(tmp_path / "c.ckpt", weights_only=True)["step"] == 7
+    with pytest.raises(TrainingInterrupted, match=r"time limit"):
+        train(_wgan(), _data(), LOOP, 3, tmp_path / "a", tmp_path / "c.ckpt", hooks=LoopHooks(max_seconds=1e-9))
+    res = train(_wgan(), _data(), LOOP, 3, tmp_path / "a", tmp_path / "c.ckpt")
+    assert res.resumed_from == 8 and res.steps == LOOP.steps

@@ -6,6 +6,7 @@ import json
 import click
 
 from ..config import DEFAULT_PARAMS, from_mapping, load_params
+from ..preflight import preflight
 from ..tracking import TrackingConfig
 
 
@@ -23,6 +24,7 @@ def cluster_command(dataset: str, params_path: str, encoder_dir: str | None, out
     params = load_params(params_path)
     cfg = load_cluster_config(params, dataset)
     tracking = from_mapping(TrackingConfig, params.get("tracking"), "tracking")
-    metrics = cluster(dataset, cfg, encoder_dir or f"models/encoders/{dataset}",
-                      out_dir or f"models/clusters/{dataset}", tracking)
+    out = out_dir or f"models/clusters/{dataset}"
+    preflight([out], need_bytes=64 * 2**20, tracking=tracking, what=f"the clusters {out}")
+    metrics = cluster(dataset, cfg, encoder_dir or f"models/encoders/{dataset}", out, tracking)
     click.echo(json.dumps(metrics, indent=2, default=str))

@@ -10,6 +10,8 @@ import numpy as np
 from ..config import to_dict
 from ..errors import DataError
 from ..io import atomic_dir, save_npz, write_json
+from ..preflight import check_free_space
+from .checks import check_finite, check_in_range
 from .dataset import PREPARED_ROOT, content_hash
 from .mixtures import exact_counts
 from .sources import (
@@ -31,6 +33,15 @@ def make_source(spec: DatasetSpec, download: bool = False) -> Source:
     if spec.source == "vector_file":
         return VectorFileSource(**o)
     raise DataError(f"source {spec.source!r} has no loader")  # mixtures are generated, never loaded
+
+
+def _describe_source(desc: dict[str, Any]) -> str:
+    """How a message names the data: the file for file sources, else the source kind."""
+    if "path" in desc:
+        return f"vector file {desc['path']}"
+    if "labels_csv" in desc:
+        return f"image folder {desc['root']}"
+    return f"source {desc.get('name', desc.get('kind'))}"
 
 
 def _relabel(raw: RawData, spec: DatasetSpec) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -85,15 +96,22 @@ def _stratified_split(y: np.ndarray, fraction: float, rng: np.random.Generator) 
     return np.concatenate(train), np.concatenate(test)
 
 
-def _scale(x_train: np.ndarray, x_test: np.ndarray, spec: DatasetSpec) -> tuple[np.ndarray, np.ndarray, list[float] | None, dict[str, Any]]:
-    """Put data into the model's value range; returns the range and the affine map used."""
+def _scale(x_train: np.ndarray, x_test: np.ndarray, spec: DatasetSpec,
+           what: str = "the data") -> tuple[np.ndarray, np.ndarray, list[float] | None, dict[str, Any]]:
+    """Put data into the model's value range; returns the range and the affine map used.
+
+    ``unit`` and ``symmetric`` assume [0, 1] input (images as the sources load them) and do not
+    rescale, so the assumption is verified here on both splits: a declared range that the data
+    does not have would otherwise give the generator the wrong output layer, silently.
+    """
+    for x, split in ((x_train, "train"), (x_test, "test")):
+        check_finite(x, f"{what} ({split} split)")
+    if spec.range in ("unit", "symmetric"):
+        for x, split in ((x_train, "train"), (x_test, "test")):
+            check_in_range(x, 0.0, 1.0, f"{what} ({split} split)", spec.range)
     if spec.range == "unit":
         return x_train, x_test, [0.0, 1.0], {}
     if spec.range == "symmetric":
-        if spec.source in ("mixture", "vector_file"):
-            lo, hi = float(x_train.min()), float(x_train.max())
-            if lo < 0 or hi > 1:
-                raise DataError(f"range 'symmetric' maps [0, 1] data to [-1, 1], but this data spans [{lo}, {hi}]; use range: minmax")
         return 2 * x_train - 1, 2 * x_test - 1, [-1.0, 1.0], {"scale": 2.0, "shift": -1.0}
     if spec.range == "minmax":
         # Feature-wise min-max to [-1, 1] fitted on train (SLOGAN scales the ring with MinMaxScaler).
@@ -166,7 +184,8 @@ def build_arrays(spec: DatasetSpec, download: bool = False) -> dict[str, Any]:
         x_tr, y_tr, x_te, y_te = xa[tr_sel], ya[tr_sel], xb[te_sel], yb[te_sel]
         modality = raw.modality
         centers = stds = None
-    x_tr, x_te, value_range, affine = _scale(np.asarray(x_tr, np.float32), np.asarray(x_te, np.float32), spec)
+    what = "the mixture's points" if spec.source == "mixture" else _describe_source(source_desc)
+    x_tr, x_te, value_range, affine = _scale(np.asarray(x_tr, np.float32), np.asarray(x_te, np.float32), spec, what)
     if centers is not None:
         if affine:
             scale = np.asarray(affine["scale"], dtype=np.float64).reshape(1, -1)
@@ -218,8 +237,10 @@ def prepare(name: str, spec: DatasetSpec, root: str | Path = PREPARED_ROOT, down
         "spec": to_dict(spec),
         **built["manifest"],
         "content_hash": content_hash(x_tr, y_tr, x_te, y_te),
+        "split_hashes": {"train": content_hash(x_tr, y_tr), "test": content_hash(x_te, y_te)},
         "build_seconds": round(time.perf_counter() - t0, 3),
     }
+    check_free_space(Path(root) / name, sum(a.nbytes for a in (x_tr, y_tr, x_te, y_te)), f"dataset {name}")
     with atomic_dir(Path(root) / name) as tmp:
         save_npz(tmp / "train.npz", x=x_tr, y=y_tr)
         save_npz(tmp / "test.npz", x=x_te, y=y_te)

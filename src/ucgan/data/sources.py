@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..errors import ConfigError, DataError
+from .checks import check_finite
 
 FMNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
@@ -217,28 +218,58 @@ class VectorFileSource(Source):
     def describe(self) -> dict[str, Any]:
         return {"kind": self.kind, "path": str(self.path), "transform": self.transform}
 
+    def _read_npz(self) -> tuple[np.ndarray, np.ndarray]:
+        with np.load(self.path, allow_pickle=False) as f:
+            missing = [k for k in ("x", "y") if k not in f.files]
+            if missing:
+                raise DataError(f"vector file {self.path} has no array(s) {missing} (it holds {f.files}); save it with "
+                                "np.savez(path, x=features, y=labels)")
+            return f["x"], f["y"]
+
+    def _read_csv(self) -> tuple[np.ndarray, np.ndarray]:
+        with self.path.open(newline="", encoding="utf-8") as f:
+            reader = csv.reader(f)
+            header = next(reader, None)
+            if header is None:
+                raise DataError(f"vector file {self.path} has no header row; the first row must name the columns")
+            if self.label_column not in header:
+                raise DataError(f"{self.path} has no column {self.label_column!r}; columns start {header[:5]}")
+            li = header.index(self.label_column)
+            rows = list(reader)
+        if not rows:
+            raise DataError(f"vector file {self.path} holds no rows (only a header); give at least one row per class")
+        for i, r in enumerate(rows):
+            if len(r) != len(header):
+                raise DataError(f"vector file {self.path}: data row {i} has {len(r)} fields, the header {len(header)} "
+                                "(truncated or ragged file); fix that row or write the file again")
+        y_raw = np.asarray([r[li] for r in rows])
+        x = np.asarray([[float(v) for j, v in enumerate(r) if j != li] for r in rows], dtype=np.float64)
+        return x, y_raw
+
     def load(self, split: str) -> RawData:
         if not self.path.is_file():
             raise DataError(f"vector file {self.path} not found; set source_options.path to an .npz or .csv file")
+        if self.path.suffix not in (".npz", ".csv"):
+            raise DataError(f"vector file {self.path} must end in .npz or .csv")
+        if self.path.stat().st_size == 0:
+            raise DataError(f"vector file {self.path} is empty (0 bytes); write the data again or point "
+                            "source_options.path at the right file")
         try:
-            if self.path.suffix == ".npz":
-                with np.load(self.path, allow_pickle=False) as f:
-                    x, y_raw = f["x"], f["y"]
-            elif self.path.suffix == ".csv":
-                with self.path.open(newline="", encoding="utf-8") as f:
-                    reader = csv.reader(f)
-                    header = next(reader)
-                    if self.label_column not in header:
-                        raise DataError(f"{self.path} has no column {self.label_column!r}; columns start {header[:5]}")
-                    li = header.index(self.label_column)
-                    rows = list(reader)
-                y_raw = np.asarray([r[li] for r in rows])
-                x = np.asarray([[float(v) for j, v in enumerate(r) if j != li] for r in rows], dtype=np.float64)
-            else:
-                raise DataError(f"vector file {self.path} must end in .npz or .csv")
-        except (KeyError, ValueError) as exc:
-            raise DataError(f"vector file {self.path} is malformed ({exc}); need arrays x, y (npz) or numeric CSV") from exc
-        x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+            x, y_raw = self._read_npz() if self.path.suffix == ".npz" else self._read_csv()
+            x = np.asarray(x, dtype=np.float64)
+            x = x.reshape(len(x), -1)
+            y_raw = np.asarray(y_raw).reshape(-1)
+        except DataError:
+            raise
+        except Exception as exc:  # truncated zip, ragged or non-numeric rows, wrong dtypes, scalar arrays...
+            raise DataError(
+                f"vector file {self.path} is malformed, unreadable or truncated ({type(exc).__name__}: {exc}); it must hold arrays "
+                f"x (N, D) and y (N,) (.npz) or a numeric CSV with a {self.label_column!r} column. Write it again.") from exc
+        if len(x) == 0:
+            raise DataError(f"vector file {self.path} holds no rows; give at least one row per class")
+        if len(y_raw) != len(x):
+            raise DataError(f"vector file {self.path}: x has {len(x)} rows but y has {len(y_raw)} labels; they must match")
+        check_finite(x, f"vector file {self.path}")
         if self.transform == "log2p1_minmax":
             if (x < 0).any():
                 raise DataError(f"{self.path}: log2(x+1) needs non-negative counts")

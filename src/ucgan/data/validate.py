@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 
 from ..config import require
-from ..errors import DataQualityError
+from ..errors import DataError, DataQualityError
 from ..io import write_json
-from .dataset import PREPARED_ROOT, Split, load_split
+from .dataset import PREPARED_ROOT, Split, load_split, verify_split_hash
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,7 +130,16 @@ def validate_split(split: Split, name: str, cfg: ValidateConfig) -> dict[str, An
 def validate_dataset(dataset: str, cfg: ValidateConfig, root: str | Path = PREPARED_ROOT,
                      report_path: str | Path | None = None) -> dict[str, Any]:
     """Validate both splits; writes the report (on success) and raises on any failed expectation."""
-    reports = [validate_split(load_split(dataset, s, root), s, cfg) for s in ("train", "test")]
+    reports = []
+    for s in ("train", "test"):
+        split = load_split(dataset, s, root, verify=False)  # GX describes what is wrong with the content...
+        rep = validate_split(split, s, cfg)
+        try:  # ...and the manifest's hash says whether the file is the one `prepare` wrote
+            verify_split_hash(dataset, root, s, split.x, split.y, split.manifest)
+        except DataError as exc:
+            rep["success"] = False
+            rep["failures"].append(f"- content hash: {exc}")
+        reports.append(rep)
     report = {"dataset": dataset, "success": all(r["success"] for r in reports), "config": dataclasses.asdict(cfg),
               "splits": {r["split"]: r for r in reports}}
     if not report["success"]:

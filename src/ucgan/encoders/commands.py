@@ -6,6 +6,7 @@ import json
 import click
 
 from ..config import DEFAULT_PARAMS, from_mapping, load_params
+from ..preflight import preflight
 from ..tracking import TrackingConfig
 
 
@@ -36,6 +37,8 @@ def pretrain_command(dataset: str, params_path: str, device: str, prepared_root:
     if backbone:
         cfg = dataclasses.replace(cfg, backbone=backbone)  # type: ignore[arg-type]
     tracking = from_mapping(TrackingConfig, params.get("tracking"), "tracking")
-    metrics = pretrain(dataset, cfg, prepared_root, out_dir or f"models/encoders/{dataset}",
-                       resolve_device(device), tracking, ckpt_path=ckpt_path)
+    out = out_dir or f"models/encoders/{dataset}"
+    preflight([out, ckpt_path or f"checkpoints/encoders/{dataset}.pt"], need_bytes=256 * 2**20, tracking=tracking,
+              what=f"the encoder {out}")
+    metrics = pretrain(dataset, cfg, prepared_root, out, resolve_device(device), tracking, ckpt_path=ckpt_path)
     click.echo(json.dumps(metrics, indent=2, default=str))

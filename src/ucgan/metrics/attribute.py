@@ -120,7 +120,8 @@ def fit_label_classifier(train: Any, test: Any | None, max_train: int = 10000, s
         x, y = x[idx], y[idx]
     x = x.reshape(len(x), -1)
     if train.modality == "points":
-        kind, model = "knn15-raw", KNeighborsClassifier(n_neighbors=15)
+        k = min(15, len(y))  # tiny custom datasets: fewer training points than neighbours
+        kind, model = f"knn{k}-raw", KNeighborsClassifier(n_neighbors=k)
     else:
         kind, model = "logreg-raw", LogisticRegression(max_iter=2000, C=0.1)
     model.fit(x, y)
