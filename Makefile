@@ -34,11 +34,11 @@ install: $(STAMP)
 
 # Re-resolve after editing dependencies in pyproject.toml (needs the package index); commit both locks.
 lock: install
-	$(BIN)/python tools/lock.py write
+	$(BIN)/python infra/lock.py write
 
 # Offline: do the committed locks match pyproject.toml? (also a test in `make test`)
 lock-check: install
-	$(BIN)/python tools/lock.py check
+	$(BIN)/python infra/lock.py check
 
 run: install
 	@test -d .git || { git init -q && git add -A >/dev/null && echo "initialised a git repo for DVC"; }
@@ -48,7 +48,7 @@ run: install
 	@echo "metrics in metrics/, report in reports/ (reports/summary.csv, reports/<dataset>.md), MLflow store in mlruns/"
 
 test: install
-	$(BIN)/python tools/lock.py check
+	$(BIN)/python infra/lock.py check
 	$(BIN)/python -m pytest -q
 
 test-fast: install

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("ucgan_k8s_check", ROOT / "tools" / "k8s_check.py")
+    spec = importlib.util.spec_from_file_location("ucgan_k8s_check", ROOT / "infra" / "k8s" / "check.py")
     mod = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = mod
     spec.loader.exec_module(mod)

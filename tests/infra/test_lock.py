@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _lock():
-    spec = importlib.util.spec_from_file_location("ucgan_lock_tool", ROOT / "tools" / "lock.py")
+    spec = importlib.util.spec_from_file_location("ucgan_lock_tool", ROOT / "infra" / "lock.py")
     mod = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = mod
     spec.loader.exec_module(mod)

@@ -162,7 +162,7 @@ def test_compose_lines_use_real_profiles_and_files(doc: str, cmd: str) -> None:
 def test_paths_named_in_readmes_exist() -> None:
     missing = []
     for doc in DOCS:
-        for p in re.findall(r"`((?:infra|pipelines|src|tools|benchmarks|profiles|tests|\.dvc)/[^`\s*<>]+)`",
+        for p in re.findall(r"`((?:infra|pipelines|src|benchmarks|profiles|tests|\.dvc)/[^`\s*<>]+)`",
                             doc.read_text(encoding="utf-8")):
             p = p.rstrip(".,:)")
             if any(x in p for x in NOT_IN_REPO):

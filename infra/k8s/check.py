@@ -10,7 +10,7 @@ The Prefect base job template (gpu-base-job-template.json) is checked as the Job
 ``{{ placeholder }}`` must be a declared variable, and the manifest is rendered with the variables'
 defaults before the Job checks run.
 
-Usage: ``python tools/k8s_check.py`` (exit 1 and one line per problem when something is wrong).
+Usage: ``python infra/k8s/check.py`` (exit 1 and one line per problem when something is wrong).
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from typing import Any, Iterable
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "infra" / "k8s"
 #: apiVersion each kind we ship must use (the stable groups; beta versions are gone from clusters).
 API_VERSIONS = {

@@ -11,7 +11,7 @@ line of each lock records a SHA-256 of the dependency declarations it was compil
 recomputes it offline, and also checks that every declared requirement is pinned in the lock at a
 version the declaration allows. Editing pyproject.toml without ``make lock`` fails ``make test``.
 
-Usage: ``python tools/lock.py write`` (= ``make lock``; needs the index) | ``python tools/lock.py check``.
+Usage: ``python infra/lock.py write`` (= ``make lock``; needs the index) | ``python infra/lock.py check``.
 """
 from __future__ import annotations
 
@@ -110,7 +110,7 @@ def write() -> None:
     subprocess.run([uv, "pip", "compile", "pyproject.toml", "--extra", "dev", *UV_TARGET, "--quiet",
                     "--no-header", "--output-file", str(LOCK)], cwd=ROOT, check=True)
     body = LOCK.read_text(encoding="utf-8")
-    LOCK.write_text(header + "# Written by `make lock` (tools/lock.py) with `uv pip compile pyproject.toml --extra dev "
+    LOCK.write_text(header + "# Written by `make lock` (infra/lock.py) with `uv pip compile pyproject.toml --extra dev "
                     "--python-version 3.11 --python-platform x86_64-manylinux_2_28`; do not edit.\n"
                     "# torch/torchvision and the nvidia-* CUDA wheels come from the team machines' local package "
                     "mirror, so no hashes here.\n" + body, encoding="utf-8")
