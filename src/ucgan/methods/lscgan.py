@@ -117,6 +117,9 @@ class LSCGAN(Method):
     name = "lscgan"
     Config = LSCGANConfig
     needs_encoder = True
+    consumes = ("encoder", "clusters", "classifier")
+    attributes_from = "cluster-stage"
+    representation_name = "pretrain-stage SimCLR encoder (consumed, not learned)"
 
     def __init__(self, cfg: LSCGANConfig, info: DataInfo, device: torch.device) -> None:
         super().__init__(cfg, info, device)

@@ -169,6 +169,7 @@ class SLOGAN(Method):
     """SLOGAN (Stein latent optimisation, Gaussian-mixture prior, U2C contrastive loss)."""
 
     name = "slogan"
+    representation_name = "E(x) (SLOGAN encoder output)"
     Config = SLOGANConfig
 
     def __init__(self, cfg: SLOGANConfig, info: DataInfo, device: torch.device) -> None:
