@@ -76,7 +76,7 @@ def test_eval_encoder_stage_and_independent_scoring(art, tmp_path: Path, monkeyp
                                                 "--prepared-root", str(root / "prep"), "--device", "cpu"])
     assert out.exit_code == 0, out.output
     path = tmp_path / "models" / "eval-encoders" / "tiny" / "encoder.pt"
-    assert path.is_file() and (tmp_path / "checkpoints" / "eval-encoders" / "tiny.pt").parent.is_dir()
+    assert path.is_file() and not (tmp_path / "models" / "encoders").exists()  # never the method encoder
     enc, consumed_ids = eval_encoder_resources(m, "infoscc", "tiny", "eval-encoder", res, CPU)
     assert consumed_ids == (module_fingerprint(load_encoder(res["encoder_path"], CPU)),)
     assert module_fingerprint(enc) not in consumed_ids  # another seed, another network

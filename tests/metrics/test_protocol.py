@@ -218,3 +218,11 @@ def test_repository_params_keep_paper_settings_under_paper_names() -> None:
     assert method_config(raw, "scgan-kK", mnist).num_components == 0
     assert raw["evaluate"]["datasets"][mnist]["extractor"] == "eval-encoder"
     assert not math.isnan(raw["pretrain"]["eval_seed"]) and raw["pretrain"]["eval_seed"] != raw["pretrain"].get("seed", 0)
+
+
+def test_inception_score_known_answer() -> None:
+    from ucgan.metrics.protocol import inception_score
+
+    confident_uniform = np.eye(10)[np.arange(1000) % 10]  # sharp predictions, every class equally often
+    assert inception_score(confident_uniform, splits=1)[0] == pytest.approx(10.0, rel=1e-6)
+    assert inception_score(np.full((100, 10), 0.1), splits=2)[0] == pytest.approx(1.0)
