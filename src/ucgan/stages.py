@@ -5,7 +5,10 @@ Outputs:
   resolved config, data info), ``losses.csv`` (DVC plot), ``train.json``, ``run.json`` (MLflow run
   id), ``grids/final.png`` (samples per component).
 * ``metrics/<dataset>/<method>-s<seed>.json``: the metrics contract (fid, icfid, icfid_per_class,
-  assignment, nmi, mixing_true/learned/l1, mode metrics for 2-D data, extractor id, sample counts).
+  assignment, nmi, nmi_assignment, precision, recall, purity, mixing_true/learned/l1, mode metrics for
+  2-D data, and the ``protocol`` object: extractor id, nmi_representation, icfid_n_per_class,
+  components_excluded, variant; see :mod:`ucgan.metrics.suite`). ``<method>`` may be a variant id
+  declared under ``methods.<method>.variants`` (``slogan+moves``).
 
 Resumable checkpoints live outside DVC's outputs (``checkpoints/``) so that DVC's clean-up before
 a re-run cannot delete them; a checkpoint is only resumed when its config+data fingerprint matches.

@@ -263,7 +263,8 @@ def evaluate_method(
     # k-NN precision/recall need the features themselves (a capped, seeded subset)
     pr_rng = np.random.default_rng(profile.seed + 2)
     pr_idx = np.sort(pr_rng.choice(len(y_real), min(len(y_real), profile.pr_n_max), replace=False))
-    real_pr = real_features()[pr_idx]
+    # reuse the features when the statistics were just computed; else extract only the subset
+    real_pr = feats_holder["f"][pr_idx] if "f" in feats_holder else ext.extract(x_real[pr_idx])
     real_pr_y = y_real[pr_idx]
     feats_holder.clear()
     seconds["real_stats"] = time.perf_counter() - t0
