@@ -213,7 +213,12 @@ def methods_command(params_path: str) -> None:
         from . import params as P
         from .stages_params import list_variants
 
-        for vid, (base, note) in list_variants(P.load(params_path).raw).items():
+        try:
+            variants = list_variants(P.load(params_path).raw)
+        except UcganError as exc:  # still list the methods; say why the variants are missing
+            click.echo(f"(variants not listed: {params_path}: {exc})")
+            return
+        for vid, (base, note) in variants.items():
             click.echo(f"{vid:18s} variant of {base}: {note}")
 
 
