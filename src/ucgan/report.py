@@ -571,7 +571,8 @@ def render_markdown(
     out += ["", "## Methods and variants", "",
             _md_table(["run id", "method", "settings"],
                       [[m, str(lst[0].get("base_method") or m),
-                        "paper" if str(lst[0].get("base_method") or m) == m else "project variant (see params.yaml)"]
+                        "paper" if str(lst[0].get("base_method") or m) == m else
+                        f"variant: {lst[0].get('variant_note') or 'see params.yaml'}"]
                        for m, lst in by_m.items()]),
             "", "A method's name always runs its paper's settings; options that change an algorithm run under "
             "a variant id declared in params.yaml (`methods.<method>.variants`, listed by `ucgan methods`)."]

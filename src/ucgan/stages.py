@@ -127,7 +127,7 @@ def evaluate_one(params_path: str, dataset: str, method: str, seed: int, device_
     from . import tracking
     from .metrics.cache import StatsCache
     from .metrics.suite import evaluate_method
-    from .stages_params import EvaluateSection, _check_train, eval_profile
+    from .stages_params import EvaluateSection, _check_train, eval_profile, list_variants
     from .config import from_mapping
     from .training import use_ema
 
@@ -152,7 +152,8 @@ def evaluate_one(params_path: str, dataset: str, method: str, seed: int, device_
         result = evaluate_method(m, train_split, test_split, profile, StatsCache(esec.cache_dir), device,
                                  encoder=encoder, dataset=dataset, variant=method, consumed_ids=consumed_ids)
     out = Path(esec.out_root) / dataset / f"{run_name(dataset, method, seed)}.json"
-    result = {"dataset": dataset, "method": method, "base_method": base_method(method), "seed": seed,
+    result = {"dataset": dataset, "method": method, "base_method": base_method(method),
+              "variant_note": list_variants(prm.raw).get(method, ("", ""))[1], "seed": seed,
               "model": str(model_dir / "model.pt"),
               "ema": ema_state is not None, "supervised": bool(getattr(m, "supervised", False)), **result, "eval_seconds": round(time.perf_counter() - t0, 2)}
     write_json(out, result)

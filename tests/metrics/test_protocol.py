@@ -226,3 +226,16 @@ def test_inception_score_known_answer() -> None:
     confident_uniform = np.eye(10)[np.arange(1000) % 10]  # sharp predictions, every class equally often
     assert inception_score(confident_uniform, splits=1)[0] == pytest.approx(10.0, rel=1e-6)
     assert inception_score(np.full((100, 10), 0.1), splits=2)[0] == pytest.approx(1.0)
+
+
+def test_report_shows_paper_and_variant_rows_and_unlearned_nmi() -> None:
+    recs = [{"dataset": "t", "method": "slogan", "base_method": "slogan", "seed": 0, "fid": 1.0, "icfid": 2.0, "nmi": 0.5},
+            {"dataset": "t", "method": "slogan+moves", "base_method": "slogan", "variant_note": "moves", "seed": 0,
+             "fid": 1.0, "icfid": 1.5, "nmi": 0.6},
+            {"dataset": "t", "method": "infoscc", "base_method": "infoscc", "seed": 0, "fid": 1.0, "icfid": 3.0,
+             "nmi": 0.9, "attributes_from": "cluster-stage"}]
+    by_m = {r["method"]: [r] for r in recs}
+    md = R.render_markdown("t", by_m, [], recs[1], "", {}, [], "slogan")
+    assert "| slogan | slogan | paper |" in md and "| slogan+moves | slogan | variant: moves |" in md
+    assert "| infoscc | 1 | **1** | 3 | 0.9 † |" in md  # shown, marked, and not bold although the highest
+    assert "**0.6**" in md

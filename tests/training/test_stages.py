@@ -67,6 +67,7 @@ def test_a_variant_id_runs_under_its_own_name(project: Path) -> None:
     assert r.exit_code == 0, r.output
     m = json.loads((project / "metrics/tiny/wgan+gp-s0.json").read_text())
     assert m["method"] == "wgan+gp" and m["base_method"] == "wgan" and m["protocol"]["variant"] == "wgan+gp"
+    assert m["variant_note"] == "WGAN-GP penalty"
     import mlflow
 
     mlflow.set_tracking_uri(f"sqlite:///{project / 'mlruns/mlflow.db'}")
