@@ -114,6 +114,8 @@ def version_tags(metrics: Mapping[str, Any], model_sha256: str, run_id: str | No
     tags = {
         "dataset": str(metrics["dataset"]),
         "method": str(metrics["method"]),
+        "variant": str((metrics.get("protocol") or {}).get("variant") or metrics["method"]),
+        "conditional": "false" if metrics.get("conditional") is False else "true",
         "seed": str(int(metrics["seed"])),
         "extractor": str(metrics.get("extractor", "")),
         "model_sha256": model_sha256,
@@ -133,10 +135,14 @@ def _finite(v: Any) -> float | None:
 def pick_champion(rows: Iterable[Mapping[str, Any]], metric: str = "icfid") -> Mapping[str, Any] | None:
     """The row with the lowest finite ``metric``; ties go to the lower FID, then method name and seed
     (deterministic, so two machines pick the same champion). ``None`` when no row has a finite value
-    (e.g. every ICFID was infinite because components collapsed)."""
+    (e.g. every ICFID was infinite because components collapsed). Unconditional runs (``conditional``
+    false, WGAN) are never champion: the benchmark ranks conditional generators, and their ICFID is
+    undefined anyway."""
     best_key: tuple[Any, ...] | None = None
     best: Mapping[str, Any] | None = None
     for r in rows:
+        if r.get("conditional") in (False, "false"):
+            continue
         v = _finite(r.get(metric))
         if v is None:
             continue
@@ -279,7 +285,7 @@ def register_generator(
                     client.set_model_version_tag(name, existing.version, k, tags[k])
             return str(existing.version)
 
-        from .methods import get_method
+        from .methods import base_method, get_method
         from .stages import pipeline_resources
 
         with tempfile.TemporaryDirectory(prefix="ucgan-register-") as tmp:
@@ -289,7 +295,7 @@ def register_generator(
             grid = model_dir / "grids" / "final.png"
             if grid.is_file():
                 artifacts["grid"] = str(grid)
-            if get_method(method).needs_encoder:
+            if get_method(base_method(method)).needs_encoder:
                 for key, p in pipeline_resources(dataset).items():
                     if key in RESOURCE_KEYS and Path(p).is_file():
                         artifacts[key] = str(p)
@@ -353,6 +359,7 @@ class VersionRow:
     aliases: list[str]
     run_id: str
     created: int
+    conditional: bool = True
 
     def get(self, key: str, default: Any = None) -> Any:  # pick_champion reads rows like mappings
         return getattr(self, key, default)
@@ -386,7 +393,7 @@ def registry_rows(dataset: str, tracking_cfg: TrackingConfig | None = None, all_
             icfid=parse_tag(t.get("icfid")), fid=parse_tag(t.get("fid")), nmi=parse_tag(t.get("nmi")),
             mixing_l1=parse_tag(t.get("mixing_l1")), extractor=t.get("extractor", ""),
             aliases=sorted(set(aliases.get(int(mv.version), [])) | set(getattr(mv, "aliases", None) or [])), run_id=t.get("run_id", ""),
-            created=int(mv.creation_timestamp or 0)))
+            created=int(mv.creation_timestamp or 0), conditional=t.get("conditional", "true") != "false"))
     if not all_versions:
         newest: dict[tuple[str, int], VersionRow] = {}
         for r in rows:

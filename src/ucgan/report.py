@@ -7,9 +7,12 @@ params.yaml (``train.datasets x train.methods x train.seeds``) and writes:
   (FID, ICFID, NMI, mixing L1 and, for synthetic 2-D mixtures, the mode metrics). Std is the
   sample std (ddof=1) because seeds are a sample of training randomness; with one seed it is empty.
 * ``reports/wilcoxon.csv``: SLOGAN (``--reference``) against every other method per metric, the
-  Wilcoxon rank-sum test over seeds (``scipy.stats.ranksums``) as in SLOGAN appendix A.4. With fewer
-  than two seeds on either side the test is not run and the report says "n/a (needs ≥2 seeds)": a
-  rank test on one value per side is meaningless, and an empty cell would look like a bug.
+  Wilcoxon rank-sum (Mann-Whitney U) test over seeds as in SLOGAN appendix A.4, *exact*
+  (``scipy.stats.mannwhitneyu(method="exact")``; the normal approximation of ``ranksums`` prints
+  p = 0.0495 for 3 seeds against 3, where the exact two-sided test cannot go below p = 0.1), and
+  Cohen's d (pooled std) as the effect size. With fewer than two seeds on either side the test is
+  not run and the report says "n/a (needs ≥2 seeds)"; the report states how many seeds a
+  significance claim needs (:func:`min_seeds_for_significance`).
 * ``reports/<dataset>.md``: the tables above, the champion, pictures (samples per method and
   component, learned vs true mixing bars, per-class ICFID bars) under ``reports/figures/``.
 * ``reports/plots/<kind>/<dataset>.csv`` and ``reports/plots/losses/``: the same numbers as plot
@@ -37,6 +40,10 @@ from .io import atomic_path, read_json, write_text
 
 REFERENCE_METHOD = "slogan"
 NEEDS_SEEDS = "n/a (needs ≥2 seeds)"
+ALPHA = 0.05
+#: Metrics that are undefined for an unconditional generator (no components): shown as "n/a".
+CONDITIONAL_ONLY = ("icfid", "mixing_l1", "mixing_l1_grouped", "attribute_accuracy_independent",
+                    "attribute_control_accuracy")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,8 +58,15 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("fid", "FID", "lower"),
     MetricSpec("icfid", "ICFID", "lower"),
     MetricSpec("nmi", "NMI", "higher"),
+    MetricSpec("nmi_assignment", "NMI (own assignment)", "higher"),
+    MetricSpec("purity", "purity", "higher"),
+    MetricSpec("precision", "precision", "higher"),
+    MetricSpec("recall", "recall", "higher"),
     MetricSpec("mixing_l1", "mixing L1", "lower"),
-    MetricSpec("attribute_accuracy", "attribute acc.", "higher"),
+    MetricSpec("mixing_l1_grouped", "mixing L1 (grouped)", "lower"),
+    MetricSpec("attribute_accuracy_independent", "class agreement", "higher"),
+    MetricSpec("attribute_control_accuracy", "attribute control acc. (own classifier)", "higher"),
+    MetricSpec("inception_score", "IS", "higher"),
     MetricSpec("modes_covered", "modes covered", "higher"),
     MetricSpec("high_quality_share", "high-quality share", "higher"),
     MetricSpec("reverse_kl", "reverse KL", "lower"),
@@ -173,8 +187,6 @@ def rank_sum_tests(records: Iterable[Mapping[str, Any]], reference: str = REFERE
     ``result`` (text: the p-value and which side is better by median, or :data:`NEEDS_SEEDS`).
     Undefined values (``null`` in the metrics files) are left out of the samples.
     """
-    from scipy.stats import ranksums
-
     rows = []
     for d, by_m in _group(records).items():
         if reference not in by_m:
@@ -188,22 +200,92 @@ def rank_sum_tests(records: Iterable[Mapping[str, Any]], reference: str = REFERE
                 other = [f for f in (finite(r.get(spec.key)) for r in lst) if f is not None]
                 row: dict[str, Any] = {"dataset": d, "metric": spec.key, "reference": reference, "method": method,
                                        "n_reference": len(ref), "n_method": len(other),
-                                       "statistic": None, "p_value": None}
+                                       "statistic": None, "p_value": None, "cohens_d": None,
+                                       "min_p_possible": None}
                 if len(ref) < 2 or len(other) < 2:
                     row["result"] = NEEDS_SEEDS
                 else:
-                    res = ranksums(ref, other)
-                    stat, p = float(res.statistic), float(res.pvalue)
-                    row["statistic"], row["p_value"] = stat, p
+                    stat, p = exact_rank_sum(ref, other)
+                    eff = cohens_d(ref, other)
+                    floor = min_p_value(len(ref), len(other))
+                    row.update(statistic=stat, p_value=p, cohens_d=eff, min_p_possible=floor)
                     med_r, med_o = _median(ref), _median(other)
                     if med_r == med_o:
                         side = "equal medians"
                     else:
                         ref_better = (med_r < med_o) == (spec.better == "lower")
                         side = f"{reference if ref_better else method} better"
-                    row["result"] = f"p = {_num(p, 3)}{' *' if p < 0.05 else ''} ({side})"
+                    d_txt = "" if eff is None else f", d = {_num(eff, 3)}"
+                    cap = f"; cannot reach {ALPHA} with {len(ref)} vs {len(other)} seeds" if floor >= ALPHA else ""
+                    row["result"] = f"p = {_num(p, 3)}{' *' if p < ALPHA else ''} ({side}{d_txt}{cap})"
                 rows.append(row)
     return rows
+
+
+def exact_rank_sum(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:
+    """Two-sided Wilcoxon rank-sum (Mann-Whitney U) test: (U of ``a``, p).
+
+    Exact for small samples without ties (the seed counts a benchmark runs, where the normal
+    approximation of ``scipy.stats.ranksums`` is too optimistic); scipy's asymptotic test with tie
+    correction when values tie (the exact null distribution assumes none) or samples are large.
+    """
+    from scipy.stats import mannwhitneyu
+
+    ties = len(set(a) | set(b)) < len(a) + len(b)
+    method = "asymptotic" if ties or len(a) + len(b) > 40 else "exact"
+    res = mannwhitneyu(a, b, alternative="two-sided", method=method)
+    return float(res.statistic), float(res.pvalue)
+
+
+def min_p_value(n1: int, n2: int) -> float:
+    """Smallest two-sided p the exact rank-sum test can give with n1 vs n2 values (complete separation):
+    2 / C(n1 + n2, n1). 3 vs 3: 0.1, 4 vs 4: 0.029, 5 vs 5: 0.0079."""
+    return min(1.0, 2.0 / math.comb(n1 + n2, n1))
+
+
+def min_seeds_for_significance(alpha: float = ALPHA) -> int:
+    """Seeds per method (equal on both sides) the exact two-sided test needs to be able to reach ``alpha``."""
+    n = 2
+    while min_p_value(n, n) >= alpha:
+        n += 1
+    return n
+
+
+def cohens_d(a: Sequence[float], b: Sequence[float]) -> float | None:
+    """Cohen's d of ``a`` minus ``b`` with the pooled sample std (SLOGAN appendix A.4 reports it with
+    the rank-sum test); None when both samples are constant."""
+    n1, n2 = len(a), len(b)
+    if n1 < 2 or n2 < 2:
+        return None
+    m1, m2 = sum(a) / n1, sum(b) / n2
+    v1 = sum((x - m1) ** 2 for x in a) / (n1 - 1)
+    v2 = sum((x - m2) ** 2 for x in b) / (n2 - 1)
+    pooled = math.sqrt(((n1 - 1) * v1 + (n2 - 1) * v2) / (n1 + n2 - 2))
+    if pooled == 0:
+        return None
+    return (m1 - m2) / pooled
+
+
+def _from_cluster_stage(lst: Sequence[Mapping[str, Any]]) -> bool:
+    return any(r.get("attributes_from") == "cluster-stage" for r in lst)
+
+
+def _representations(by_m: Mapping[str, Sequence[Mapping[str, Any]]]) -> str:
+    reps = []
+    for m, lst in by_m.items():
+        rep = next(((r.get("protocol") or {}).get("nmi_representation") for r in lst), None)
+        reps.append(f"{m}: {rep or 'none'}")
+    return "; ".join(reps) or "-"
+
+
+def _icfid_n_text(recs: Sequence[Mapping[str, Any]]) -> str:
+    ns = sorted({int(n) for n in ((r.get("protocol") or {}).get("icfid_n_per_class") for r in recs) if n is not None})
+    excl = {str(r["method"]): int((r.get("protocol") or {}).get("components_excluded") or 0) for r in recs}
+    txt = f"N = {', '.join(map(str, ns)) or '-'}"
+    dropped = [f"{m}: {n}" for m, n in excl.items() if n]
+    if dropped:
+        txt += "; components under the method's minimum share left out of the matching: " + ", ".join(dropped)
+    return txt
 
 
 def _median(xs: Sequence[float]) -> float:
@@ -423,7 +505,9 @@ def render_markdown(
     out += ["", "## Summary (mean ± std over seeds)", ""]
     best: dict[str, float] = {}
     for spec in specs:
-        means = [stats(r.get(spec.key) for r in lst)[0] for lst in by_m.values()]
+        # the NMI of a method given its attributes by the cluster stage is not a learned number
+        means = [stats(r.get(spec.key) for r in lst)[0] for lst in by_m.values()
+                 if not (spec.key in ("nmi", "nmi_assignment", "purity") and _from_cluster_stage(lst))]
         fin = [m for m in means if m is not None]
         if len(fin) > 1:
             best[spec.key] = min(fin) if spec.better == "lower" else max(fin)
@@ -433,7 +517,12 @@ def render_markdown(
         # a run conditioned on the true labels (InfoSCC-GAN attributes: labels) is not unsupervised
         cells = [method + (" (supervised)" if any(r.get("supervised") for r in lst) else ""), str(len(lst))]
         for spec in specs:
+            if spec.key in CONDITIONAL_ONLY and lst and all(r.get("conditional") is False for r in lst):
+                cells.append("n/a")
+                continue
             txt = mean_std(r.get(spec.key) for r in lst)
+            if spec.key in ("nmi", "nmi_assignment", "purity") and _from_cluster_stage(lst) and txt != "-":
+                txt += " †"
             if spec.key == "modes_covered" and lst and lst[0].get("num_modes") is not None:
                 txt += f" / {lst[0]['num_modes']}"
             m = stats(r.get(spec.key) for r in lst)[0]
@@ -442,10 +531,27 @@ def render_markdown(
     out.append(_md_table(header, rows))
     clf = sorted({f"{r['attribute_classifier']} (test acc. {_num(finite(r.get('attribute_classifier_test_acc')))})"
                   for lst in by_m.values() for r in lst if r.get("attribute_classifier")})
-    out += ["", "Bold: best mean per column. Attribute acc.: share of a component's samples that a label "
-            f"classifier fit on the real data ({', '.join(clf) or '-'}) assigns to the class ICFID matched it to. "
-            "Undefined values (an infinite ICFID when a class got no "
-            "component) are left out of the means; the per-run table below shows them as `-`."]
+    out += ["", "Bold: best mean per column. NMI (SLOGAN §4.3): k-means with k = number of classes on each "
+            "method's own representation of the test split (" + _representations(by_m) + "); purity is on the same "
+            "clustering; NMI (own assignment) is the method's native assignment rule. † the method's attributes come "
+            "from the cluster stage (k-means on the SimCLR encoder it was given), so this NMI is not learned by the GAN "
+            "and is not ranked. ICFID: SLOGAN Algorithm 2 with the same N real samples per class and fakes per "
+            f"component for every method ({_icfid_n_text(recs)}); n/a for unconditional generators (no components). "
+            "Mixing L1 counts the mass of components matched to no class as error; mixing L1 (grouped) gives each "
+            "component to its FID-closest class, the fairer view for over-clustering methods (Self-Conditioned GAN's "
+            "k = 50 / 100). Precision/recall: k-NN manifolds (Kynkäänniemi et al. 2019, k = 3) in the extractor's features. "
+            "Class agreement: share of a component's samples that a label classifier fit on the real data "
+            f"({', '.join(clf) or '-'}) assigns to the class ICFID matched it to; attribute control acc.: the "
+            "papers' definition with the method's own classifier (InfoSCC-GAN, CGPGAN). Undefined values (an infinite "
+            "ICFID when a class got no component) are left out of the means; the per-run table below shows them as `-`."]
+    out += ["", "## Methods and variants", "",
+            _md_table(["run id", "method", "settings"],
+                      [[m, str(lst[0].get("base_method") or m),
+                        "paper" if str(lst[0].get("base_method") or m) == m else
+                        f"variant: {lst[0].get('variant_note') or 'see params.yaml'}"]
+                       for m, lst in by_m.items()]),
+            "", "A method's name always runs its paper's settings; options that change an algorithm run under "
+            "a variant id declared in params.yaml (`methods.<method>.variants`, listed by `ucgan methods`)."]
     # champion
     out += ["", "## Champion", ""]
     if champion is None:
@@ -469,8 +575,12 @@ def render_markdown(
                 cells.append(t["result"] if t else "-")
             table.append(cells)
         out.append(_md_table(header, table))
-        out += ["", f"Two-sided `scipy.stats.ranksums` of {reference}'s per-seed values against the other "
-                "method's; `*` marks p < 0.05; the side named is better by median. "
+        out += ["", f"Two-sided exact Wilcoxon rank-sum (Mann-Whitney U, `scipy.stats.mannwhitneyu(method=\"exact\")`; "
+                f"asymptotic with tie correction when values tie) of {reference}'s per-seed values against the other "
+                f"method's; `*` marks p < {ALPHA}; the side named is better by median; d is Cohen's d "
+                f"({reference} minus the other, pooled std). With n seeds on each side the exact test cannot give "
+                "p below 2 / C(2n, n): 0.33 for 2 vs 2, 0.1 for 3 vs 3, 0.029 for 4 vs 4, so a significance claim "
+                f"at {ALPHA} needs at least {min_seeds_for_significance()} seeds per method. "
                 f"\"{NEEDS_SEEDS}\": add seeds under `train.seeds`."]
     # mixing
     out += ["", "## Learned vs true mixing", ""]
@@ -556,7 +666,7 @@ def build_report(
     tests = rank_sum_tests(records, reference)
     p = out / "wilcoxon.csv"
     write_text(p, _csv_text(tests, ["dataset", "metric", "reference", "method", "n_reference", "n_method",
-                                    "statistic", "p_value", "result"]))
+                                    "statistic", "p_value", "cohens_d", "min_p_possible", "result"]))
     files.append(p)
     files += write_plot_data(records, out / "plots")
     files += copy_loss_curves(records, Path(models_root), out / "plots" / "losses")

@@ -5,7 +5,10 @@ Outputs:
   resolved config, data info), ``losses.csv`` (DVC plot), ``train.json``, ``run.json`` (MLflow run
   id), ``grids/final.png`` (samples per component).
 * ``metrics/<dataset>/<method>-s<seed>.json``: the metrics contract (fid, icfid, icfid_per_class,
-  assignment, nmi, mixing_true/learned/l1, mode metrics for 2-D data, extractor id, sample counts).
+  assignment, nmi, nmi_assignment, precision, recall, purity, mixing_true/learned/l1, mode metrics for
+  2-D data, and the ``protocol`` object: extractor id, nmi_representation, icfid_n_per_class,
+  components_excluded, variant; see :mod:`ucgan.metrics.suite`). ``<method>`` may be a variant id
+  declared under ``methods.<method>.variants`` (``slogan+moves``).
 
 Resumable checkpoints live outside DVC's outputs (``checkpoints/``) so that DVC's clean-up before
 a re-run cannot delete them; a checkpoint is only resumed when its config+data fingerprint matches.
@@ -25,7 +28,7 @@ from .data.dataset import load_split
 from .env import MAX_SEED, resolve_device, seed_everything
 from .errors import UcganError
 from .io import read_json, require_structure, torch_load, write_json
-from .methods import DataInfo, Method, get_method
+from .methods import DataInfo, Method, base_method, get_method
 from .preflight import preflight
 
 PARAMS_OPTION = click.option("--params", "params_path", default="params.yaml", show_default=True,
@@ -46,7 +49,7 @@ def pipeline_resources(dataset: str) -> dict[str, Any]:
 
 
 def build_method(name: str, cfg: Any, info: DataInfo, device: torch.device, resources: dict[str, Any]) -> Method:
-    cls = get_method(name)
+    cls = get_method(base_method(name))  # a variant id (slogan+moves) builds its paper method
     if cls.needs_encoder:
         missing = [str(p) for k, p in resources.items() if k.endswith("_path") and not Path(p).is_file()]
         if missing:
@@ -112,7 +115,8 @@ def train_one(params_path: str, dataset: str, method: str, seed: int, device_spe
     preflight([out, ckpt], need_bytes=_run_bytes(m), tracking=prm.tracking, what=f"the run {out}")
     resume = read_checkpoint(ckpt, fingerprint, inputs, fresh)  # a mismatch stops here, before the MLflow run
     with tracking.start_run(f"{dataset}-{method}-s{seed}", prm.tracking,
-                            tags={"dataset": dataset, "method": method, "seed": seed, "stage": "train"},
+                            tags={"dataset": dataset, "method": method, "base_method": base_method(method),
+                                  "seed": seed, "stage": "train"},
                             resume_run_id=resume.get("run_id") if resume else None) as run:
         run.log_params({"method": method, "dataset": dataset, "seed": seed, "device": str(device),
                         "config": to_dict(cfg), "loop": to_dict(loop), "data_hash": split.manifest["content_hash"]})
@@ -153,7 +157,7 @@ def load_trained(model_dir: str | Path, device: torch.device,
     ck = require_structure(torch_load(model_pt, map_location=device), ("meta", "method_state"), model_pt,
                            "trained model", fix)
     meta = require_structure(ck["meta"], ("method", "config", "info"), model_pt, "trained model (meta)", fix)
-    cls = get_method(meta["method"])
+    cls = get_method(base_method(meta["method"]))
     cfg = from_mapping(cls.Config, meta["config"], f"{model_pt} config")
     i = meta["info"]
     info = DataInfo(modality=i["modality"], shape=tuple(i["shape"]),
@@ -171,7 +175,7 @@ def evaluate_one(params_path: str, dataset: str, method: str, seed: int, device_
     from . import tracking
     from .metrics.cache import StatsCache
     from .metrics.suite import evaluate_method
-    from .stages_params import EvaluateSection, _check_train, eval_profile
+    from .stages_params import EvaluateSection, _check_train, eval_profile, list_variants
     from .config import from_mapping
     from .training import use_ema
 
@@ -186,21 +190,21 @@ def evaluate_one(params_path: str, dataset: str, method: str, seed: int, device_
     m, ema_state, meta = load_trained(model_dir, device)
     train_split = load_split(dataset, "train", prm.data.root)
     test_split = load_split(dataset, "test", prm.data.root)
-    encoder = None
+    encoder, consumed_ids = None, ()
     res_paths = pipeline_resources(dataset)
-    if profile.extractor == "encoder":
-        from .encoders import load_encoder
+    if profile.extractor in ("encoder", "eval-encoder"):
+        from .metrics.protocol import eval_encoder_resources
 
-        if not Path(res_paths["encoder_path"]).is_file():
-            raise UcganError(f"evaluate.extractor 'encoder' needs {res_paths['encoder_path']}; run `dvc repro pretrain@{dataset}` first")
-        encoder = load_encoder(res_paths["encoder_path"], device)
+        encoder, consumed_ids = eval_encoder_resources(m, method, dataset, profile.extractor, res_paths, device)
     t0 = time.perf_counter()
     seed_everything(seed)
     with use_ema(m, ema_state):
         result = evaluate_method(m, train_split, test_split, profile, StatsCache(esec.cache_dir), device,
-                                 encoder=encoder, dataset=dataset)
+                                 encoder=encoder, dataset=dataset, variant=method, consumed_ids=consumed_ids)
     out = Path(esec.out_root) / dataset / f"{run_name(dataset, method, seed)}.json"
-    result = {"dataset": dataset, "method": method, "seed": seed, "model": str(model_dir / "model.pt"),
+    result = {"dataset": dataset, "method": method, "base_method": base_method(method),
+              "variant_note": list_variants(prm.raw).get(method, ("", ""))[1], "seed": seed,
+              "model": str(model_dir / "model.pt"),
               "ema": ema_state is not None, "supervised": bool(getattr(m, "supervised", False)), **result, "eval_seconds": round(time.perf_counter() - t0, 2)}
     write_json(out, result)
     run_id = (read_json(model_dir / "run.json") if (model_dir / "run.json").is_file() else {}).get("run_id")
@@ -247,21 +251,33 @@ def train_command(params_path: str, dataset: str, method: str, seed: int, device
 def evaluate_command(params_path: str, dataset: str, method: str, seed: int, device_spec: str | None) -> None:
     """Score a trained method: FID, ICFID, NMI, learned-vs-true mixing, mode metrics."""
     r = evaluate_one(params_path, dataset, method, seed, device_spec)
-    nmi, l1 = r.get("nmi"), r.get("mixing_l1")
-    click.echo(f"{method} on {dataset} (seed {seed}): FID {r['fid']:.3f}, ICFID {r['icfid']:.3f}, "
+    nmi, l1, ic = r.get("nmi"), r.get("mixing_l1"), r.get("icfid")
+    click.echo(f"{method} on {dataset} (seed {seed}): FID {r['fid']:.3f}, ICFID {'n/a' if ic is None else round(ic, 3)}, "
                f"NMI {nmi if nmi is None else round(nmi, 3)}, mixing L1 {l1 if l1 is None else round(l1, 3)} [{r['extractor']}] "
                f"-> {r['out']}")
 
 
 @click.command("methods")
-def methods_command() -> None:
-    """List the registered GAN methods."""
+@PARAMS_OPTION
+def methods_command(params_path: str) -> None:
+    """List the registered GAN methods and the named variants declared in params.yaml."""
     from .methods import available
 
     for name in available():
         cls = get_method(name)
         doc = (cls.__doc__ or (__import__(cls.__module__).__doc__) or "").strip().splitlines()
-        click.echo(f"{name:10s} {doc[0] if doc else ''}")
+        click.echo(f"{name:18s} {doc[0] if doc else ''}")
+    if Path(params_path).is_file():
+        from . import params as P
+        from .stages_params import list_variants
+
+        try:
+            variants = list_variants(P.load(params_path).raw)
+        except UcganError as exc:  # still list the methods; say why the variants are missing
+            click.echo(f"(variants not listed: {params_path}: {exc})")
+            return
+        for vid, (base, note) in variants.items():
+            click.echo(f"{vid:18s} variant of {base}: {note}")
 
 
 STAGE_COMMANDS = [train_command, evaluate_command, methods_command]

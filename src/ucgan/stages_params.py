@@ -3,6 +3,13 @@
 ``methods.<name>`` holds ``default`` hyperparameters and per-dataset overrides under
 ``datasets.<dataset>`` (the papers' appendix settings), merged in that order and checked against the
 method's own config dataclass, so a typo in any method block fails every stage up front.
+
+``methods.<name>.variants.<id>`` declares a *named variant*: options that change the paper's
+algorithm (``slogan+moves``, ``scgan-kK``) run under their own id, never under the paper's name. A
+variant has the same ``default``/``datasets`` layout, applied on top of the paper settings, and a
+``note`` saying what it changes. Its id is accepted wherever a method name is (``train.methods``,
+``ucgan train --method``), names the run folder and metrics file, and is the MLflow run name,
+registry tag and report row.
 """
 from __future__ import annotations
 
@@ -12,7 +19,7 @@ from typing import Any, Mapping
 from .config import from_mapping, require
 from .env import MAX_SEED
 from .errors import ConfigError
-from .methods import MethodConfig, available, get_method
+from .methods import MethodConfig, available, base_method, get_method
 from .params import register_section
 from .training import LoopConfig
 
@@ -42,22 +49,80 @@ class TrainSection(LoopConfig):
         bad = [s for s in self.seeds if not 0 <= s <= MAX_SEED]
         require(not bad, f"{where}.seeds", f"seeds must be integers in [0, {MAX_SEED}], got {bad}")
         for m in self.methods:
-            if m not in available():
-                raise ConfigError(f"{where}.methods: unknown method {m!r}; available: {', '.join(available())}")
+            try:
+                base_method(m)
+            except ConfigError:
+                raise ConfigError(f"{where}.methods: unknown method {m!r}; available: {', '.join(available())} "
+                                  "or a variant declared under methods.<method>.variants") from None
+
+
+@dataclasses.dataclass(frozen=True)
+class VariantBlock:
+    """``methods.<method>.variants.<id>``: overrides of the paper settings, and what they change."""
+
+    note: str = ""
+    default: dict[str, Any] = dataclasses.field(default_factory=dict)
+    datasets: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
 class MethodBlock:
     default: dict[str, Any] = dataclasses.field(default_factory=dict)
     datasets: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    variants: dict[str, VariantBlock] = dataclasses.field(default_factory=dict)
+
+    def validate(self, where: str) -> None:
+        base = where.split(".")[-1]  # where = "methods.<method>"
+        for vid in self.variants:
+            try:
+                ok = base_method(vid) == base and vid != base
+            except ConfigError:
+                ok = False
+            require(ok, f"{where}.variants.{vid}",
+                    f"a variant id is {base}+<tag> or {base}-<tag> (the method it is declared under, then a tag)")
+
+
+def _block(raw_params: Mapping[str, Any], base: str) -> MethodBlock:
+    return from_mapping(MethodBlock, (raw_params.get("methods") or {}).get(base), f"methods.{base}")
+
+
+def resolve_method(raw_params: Mapping[str, Any], name: str) -> tuple[str, str | None]:
+    """``(method, variant)`` of a run name: ``("slogan", None)`` or ``("slogan", "slogan+moves")``.
+
+    An id that parses as a variant but is not declared under ``methods.<method>.variants`` is an
+    error naming where to declare it.
+    """
+    base = base_method(name)
+    if name == base:
+        return base, None
+    block = _block(raw_params, base)
+    if name not in block.variants:
+        declared = ", ".join(block.variants) or "none"
+        raise ConfigError(f"variant {name!r} is not declared under methods.{base}.variants (declared: {declared})")
+    return base, name
+
+
+def list_variants(raw_params: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
+    """Every declared variant id -> (method, note), for ``ucgan methods``."""
+    out: dict[str, tuple[str, str]] = {}
+    for base in (raw_params.get("methods") or {}):
+        for vid, v in _block(raw_params, base).variants.items():
+            out[vid] = (base, v.note)
+    return out
 
 
 def method_config(raw_params: Mapping[str, Any], method: str, dataset: str) -> MethodConfig:
-    """The resolved hyperparameters of ``method`` on ``dataset`` (default, then dataset override)."""
-    cls = get_method(method)
-    block = from_mapping(MethodBlock, (raw_params.get("methods") or {}).get(method), f"methods.{method}")
+    """The resolved hyperparameters of ``method`` (a method name or a variant id) on ``dataset``:
+    the paper's default, its dataset override, then the variant's default and dataset override."""
+    base, variant = resolve_method(raw_params, method)
+    cls = get_method(base)
+    block = _block(raw_params, base)
     merged = {**block.default, **block.datasets.get(dataset, {})}
-    where = f"methods.{method}.datasets.{dataset}" if dataset in block.datasets else f"methods.{method}.default"
+    where = f"methods.{base}.datasets.{dataset}" if dataset in block.datasets else f"methods.{base}.default"
+    if variant is not None:
+        v = block.variants[variant]
+        merged.update({**v.default, **v.datasets.get(dataset, {})})
+        where = f"methods.{base}.variants.{variant}"
     return from_mapping(cls.Config, merged, where)
 
 
@@ -81,7 +146,7 @@ def _check_methods(section: Any, raw: dict[str, Any]) -> None:
     for name in section:
         get_method(name)  # unknown method -> ConfigError listing the available ones
     t = from_mapping(TrainSection, raw.get("train"), "train")
-    for m in set(section) | set(t.methods):
+    for m in set(section) | set(t.methods) | set(list_variants(raw)):  # every variant is checked too
         for d in t.datasets or [""]:
             method_config(raw, m, d)
 

@@ -136,6 +136,8 @@ class Run:
 
 #: Tags naming the process that runs an MLflow run, so a later start can tell a dead run from a live one.
 HOST_TAG, PID_TAG = "ucgan.host", "ucgan.pid"
+#: Tags that say which work a run does (the same training started again has the same values).
+RUN_IDENTITY = ("dataset", "method", "seed", "stage")
 
 
 def _pid_alive(pid: int) -> bool:
@@ -196,8 +198,9 @@ def start_run(
     from .errors import Interrupted
 
     str_tags = {k: str(v) for k, v in (tags or {}).items()}
-    if str_tags:
-        end_stale_runs(str_tags, cfg.experiment)
+    identity = {k: v for k, v in str_tags.items() if k in RUN_IDENTITY}
+    if identity:
+        end_stale_runs(identity, cfg.experiment)
     own = {**str_tags, HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}
     r = None
     if resume_run_id:

@@ -49,7 +49,7 @@ def test_push_pull_recomputes_nothing(tmp_path: Path, it: Any, monkeypatch: pyte
     it.dvc("config", "cache.shared", "group", cwd=b)
     it.dvc("config", "cache.type", "reflink,hardlink,symlink,copy", cwd=b)
     t0 = time.perf_counter()
-    it.dvc("pull", cwd=b)
+    it.dvc("pull", "--with-deps", stage, cwd=b)  # what A computed: the stage and its upstream (not eval-encoder@)
     assert _sha(b / model) == _sha(a / model)
     assert "Data and pipelines are up to date" in it.dvc("status", stage, cwd=b).stdout
     out = it.dvc("repro", stage, cwd=b).stdout

@@ -25,7 +25,7 @@ def test_attribute_accuracy_with_logits_and_ids():
     assert np.isnan(r.per_component[3]) and r.mean == 0.0
     r2 = attribute_accuracy(lambda x: x[:, 0].round().long(), sample_fn, np.array([0, 1, 2]), 3, n_per_component=5)
     np.testing.assert_allclose(r2.per_component, [1.0, 1.0, 1.0])
-    assert r2.to_dict()["attribute_accuracy"] == 1.0
+    assert r2.to_dict()["attribute_accuracy_independent"] == 1.0
 
 
 def test_chamfer_distance():

@@ -59,12 +59,15 @@ class ToyMethod:
     def features(self, x):
         return x if self.rule == "features" else None
 
+    def representation(self, x):
+        return None if self.rule == "none" else x
+
     def mixing(self):
         return self._mixing
 
 
 PERM = [2, 0, 3, 1]  # component c -> mode PERM[c]
-PROFILE = EvalProfile(n_fake=4000, n_fake_per_component=400, min_real_per_class=20)
+PROFILE = EvalProfile(n_fake=4000, min_real_per_class=20)
 
 
 def test_oracle_method_on_mixture(tmp_path):
@@ -74,17 +77,22 @@ def test_oracle_method_on_mixture(tmp_path):
     r = evaluate_method(ToyMethod(PERM, mixing=mix), train, test, PROFILE, cache, "cpu")
     json.dumps(r, allow_nan=False)
     assert r["extractor"] == "raw" and r["real_split"] == "test" and r["n_real"] == 1000
-    assert r["n_real_per_class"] == [100, 200, 300, 400] and r["n_fake_per_component"] == 400
+    # Algorithm 2: N = smallest test class (100) real samples per class and fakes per component
+    assert r["n_real_per_class"] == [100, 200, 300, 400] and r["n_fake_per_component"] == 100
+    assert r["protocol"]["icfid_n_per_class"] == 100 and r["protocol"]["components_excluded"] == 0
     assert r["assignment"] == np.argsort(PERM).tolist()
-    assert r["icfid"] < 1e-3 and r["fid"] < 1e-3
-    assert r["nmi"] == pytest.approx(1.0) and r["nmi_source"] == "assign"
+    assert r["icfid"] < 1e-2 and r["fid"] < 1e-3
+    assert r["nmi"] == pytest.approx(1.0) and r["nmi_source"].startswith("kmeans")
+    assert r["nmi_assignment"] == pytest.approx(1.0) and r["purity"] == pytest.approx(1.0)
+    assert r["precision"] > 0.9 and r["recall"] > 0.9 and all(p > 0.8 for p in r["precision_per_class"])
     np.testing.assert_allclose(r["mixing_learned"], SHARES)
     assert r["mixing_l1"] == pytest.approx(0.0, abs=1e-12) and r["mixing_assumed_uniform"] is False
     assert r["modes_covered"] == 4 and r["high_quality_share"] > 0.98 and r["reverse_kl"] < 0.01
     assert r["stats_cache"] == {"hits": 0, "misses": 5}
     # the default label classifier (15-NN on points) certifies control of each component
     assert r["attribute_classifier"] == "knn15-raw" and r["attribute_classifier_test_acc"] == 1.0
-    assert r["attribute_accuracy"] == 1.0 and r["attribute_accuracy_per_component"] == [1.0] * 4
+    assert r["attribute_accuracy_independent"] == 1.0
+    assert r["attribute_accuracy_independent_per_component"] == [1.0] * 4
     again = evaluate_method(ToyMethod(PERM, mixing=mix), train, test, PROFILE, cache, "cpu")
     assert again["stats_cache"] == {"hits": 5, "misses": 0}
     assert again["icfid"] == r["icfid"] and again["fid"] == r["fid"]  # seeded sampling + cached stats
@@ -98,7 +106,7 @@ def test_kmeans_protocol_uniform_mixing_and_train_fallback():
     np.testing.assert_allclose(r["mixing_learned"], [0.25] * 4)
     assert r["mixing_l1"] == pytest.approx(np.abs(SHARES - 0.25).sum())
     r2 = evaluate_method(ToyMethod(PERM, rule="none"), train, test, PROFILE)
-    assert r2["nmi"] is None and r2["nmi_source"] is None
+    assert r2["nmi"] is None and r2["nmi_source"] is None and r2["purity"] is None
 
 
 def test_collapsed_method_and_overcomplete_components():
@@ -111,10 +119,12 @@ def test_collapsed_method_and_overcomplete_components():
     missing = evaluate_method(ToyMethod([0, 1, 2, 2]), train, test, PROFILE)  # never generates mode 3
     assert missing["icfid"] > 100 * r["icfid"] and missing["modes_covered"] == 3
     # component 3 (a second copy of mode 2) is matched to class 3 by ICFID: its samples are all class 2
-    assert missing["attribute_accuracy_per_component"][3] == 0.0 and missing["attribute_accuracy"] == 0.75
-    off = evaluate_method(ToyMethod(PERM), train, test, EvalProfile(n_fake=400, n_fake_per_component=100,
+    assert missing["attribute_accuracy_independent_per_component"][3] == 0.0
+    assert missing["attribute_accuracy_independent"] == 0.75
+    off = evaluate_method(ToyMethod(PERM), train, test, EvalProfile(n_fake=400, icfid_n=50,
                                                                     attribute_classifier="none"))
-    assert "attribute_accuracy" not in off and "attribute_classifier" not in off
+    assert "attribute_accuracy_independent" not in off and "attribute_classifier" not in off
+    assert off["protocol"]["icfid_n_per_class"] == 50
 
 
 def _image_split(n_per: list[int], seed: int) -> Split:
@@ -139,14 +149,14 @@ class ToyImages:
 
 def test_images_with_raw_and_encoder_extractors_and_classifier():
     train, test = _image_split([60, 30, 10], 0), _image_split([60, 30, 10], 1)
-    prof = EvalProfile(extractor="raw", n_fake=200, n_fake_per_component=60, min_real_per_class=5,
-                       attribute_n_per_component=20)
+    prof = EvalProfile(extractor="raw", n_fake=200, min_real_per_class=5, attribute_n_per_component=20)
     clf = lambda x: (x.mean((1, 2, 3)) * 2).round().long()  # noqa: E731
     r = evaluate_method(ToyImages(), train, test, prof, classifier=clf)
-    assert r["extractor"] == "raw" and r["assignment"] == [0, 1, 2] and r["nmi"] == pytest.approx(1.0)
-    assert r["attribute_accuracy"] == 1.0 and "modes_covered" not in r
+    assert r["extractor"] == "raw" and r["assignment"] == [0, 1, 2] and r["nmi_assignment"] == pytest.approx(1.0)
+    assert r["nmi"] is None  # no representation: the SLOGAN rule cannot be applied, and it says so
+    assert r["attribute_accuracy_independent"] == 1.0 and "modes_covered" not in r
     enc = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 3))
-    r2 = evaluate_method(ToyImages(), train, test, EvalProfile(extractor="encoder", n_fake=100, n_fake_per_component=30,
+    r2 = evaluate_method(ToyImages(), train, test, EvalProfile(extractor="encoder", n_fake=100,
                                                                 min_real_per_class=5), encoder=enc)
     assert r2["extractor"].startswith("encoder:") and r2["assignment"] == [0, 1, 2]
 
@@ -157,4 +167,4 @@ def test_profile_from_params_mapping():
     with pytest.raises(ConfigError):
         from_mapping(EvalProfile, {"matching": "optimal"}, "evaluate")
     with pytest.raises(ConfigError):
-        from_mapping(EvalProfile, {"n_fake_per_component": 1}, "evaluate")
+        from_mapping(EvalProfile, {"icfid_n": 1}, "evaluate")

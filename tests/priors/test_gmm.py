@@ -214,7 +214,7 @@ def test_covariance_update_is_eq6() -> None:
 
 
 def test_official_code_update_equivalence() -> None:
-    """factor 1.0: Sigma - g*nabla + g^2/2 nabla Sigma^-1 nabla with nabla = sym(mean S) (REFERENCE_CODE §1.1)."""
+    """factor 1.0: Sigma - g*nabla + g^2/2 nabla Sigma^-1 nabla with nabla = sym(mean S) (github.com/shinyflight/SLOGAN, prior update)."""
     p = _prior(k=2, d=4, seed=8)
     q = GaussianMixturePrior(2, 4, covariance_grad_factor=1.0, dtype=DT)
     q.load_state_dict(p.state_dict())

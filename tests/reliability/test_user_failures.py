@@ -40,7 +40,7 @@ BASE_PARAMS: dict[str, Any] = {
     "train": {"datasets": [TINY], "methods": ["wgan"], "seeds": [0], "steps": 20, "log_every": 5,
               "ckpt_every": 10, "progress": False},
     "methods": {"wgan": {"default": {"batch_size": 16, "latent_dim": 8, "width": 0.25}}},
-    "evaluate": {"default": {"n_fake": 200, "n_fake_per_component": 100}},
+    "evaluate": {"default": {"n_fake": 200}},
     "tracking": {"enabled": True, "local_dir": "mlruns"},
 }
 
@@ -313,7 +313,7 @@ def tiny_classes(ws: Path, mp: pytest.MonkeyPatch) -> None:
     set_params(ws, data__custom={**BASE_PARAMS["data"]["custom"], "few": {
         "source": "mixture", "mixture": {"centers": [[0, 1], [1, 0]], "std": 0.05},
         "counts": [8, 4], "test_counts": [6, 3], "range": "minmax"}},
-        evaluate__default={"n_fake": 20, "n_fake_per_component": 6})
+        evaluate__default={"n_fake": 20})
     assert invoke("prepare", "--dataset", "few").exit_code == 0
     r = invoke("train", "--dataset", "few", "--method", "wgan")
     assert r.exit_code == 0, r.output

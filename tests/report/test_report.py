@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 import yaml
 from click.testing import CliRunner
-from scipy.stats import ranksums
 
 from ucgan import report as R
 from ucgan.registry import VersionRow, fmt_tag, parse_tag, pick_champion
@@ -76,8 +75,12 @@ def test_wilcoxon_rank_sum_against_reference(metrics_root: Path) -> None:
     tests = R.rank_sum_tests(_runs(metrics_root).records, reference="slogan")
     by = {(t["dataset"], t["method"], t["metric"]): t for t in tests}
     t = by[("toy", "wgan", "icfid")]
-    expect = ranksums(ICFID["slogan"], ICFID["wgan"])
-    assert t["statistic"] == pytest.approx(expect.statistic) and t["p_value"] == pytest.approx(expect.pvalue)
+    # exact two-sided Mann-Whitney: 3 vs 3 completely separated -> p = 2 / C(6, 3) = 0.1, never below
+    # (scipy.stats.ranksums' normal approximation says 0.0495 and would star it)
+    assert t["p_value"] == pytest.approx(0.1) and t["statistic"] == 0.0 and t["min_p_possible"] == pytest.approx(0.1)
+    assert "*" not in t["result"] and "cannot reach 0.05 with 3 vs 3 seeds" in t["result"]
+    pooled = np.sqrt((np.var(ICFID["slogan"], ddof=1) + np.var(ICFID["wgan"], ddof=1)) / 2)
+    assert t["cohens_d"] == pytest.approx((6.0 - 10.0) / pooled)
     assert "slogan better" in t["result"] and (t["n_reference"], t["n_method"]) == (3, 3)
     nmi = by[("toy", "wgan", "nmi")]
     assert nmi["n_reference"] == 2 and "slogan better" in nmi["result"]  # higher NMI is better

@@ -24,8 +24,9 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             "n_train": 400, "n_test": 200, "range": "minmax"}}},
         "train": {"datasets": ["tiny"], "methods": ["wgan"], "seeds": [0], "steps": 20, "log_every": 5,
                   "ckpt_every": 10, "progress": False},
-        "methods": {"wgan": {"default": {"batch_size": 16, "latent_dim": 8, "width": 0.25}}},
-        "evaluate": {"default": {"n_fake": 200, "n_fake_per_component": 100}},
+        "methods": {"wgan": {"default": {"batch_size": 16, "latent_dim": 8, "width": 0.25},
+                             "variants": {"wgan+gp": {"note": "WGAN-GP penalty", "default": {"penalty": "gp"}}}}},
+        "evaluate": {"default": {"n_fake": 200, "icfid_n": 40}},
         "tracking": {"enabled": True, "local_dir": str(tmp_path / "mlruns")},
     }
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
@@ -43,14 +44,38 @@ def test_train_then_evaluate_writes_the_metrics_contract(project: Path) -> None:
     assert r.exit_code == 0, r.output
     m = json.loads((project / "metrics/tiny/wgan-s0.json").read_text())
     for key in ("fid", "icfid", "icfid_per_class", "assignment", "nmi", "mixing_true", "mixing_learned",
-                "mixing_l1", "extractor", "n_fake_per_component"):
+                "mixing_l1", "extractor", "n_fake_per_component", "protocol", "precision", "recall", "purity"):
         assert key in m, key
-    assert m["n_fake_per_component"] == 100 and len(m["icfid_per_class"]) == 3
+    # WGAN is unconditional: no ICFID (a reason instead), representation = D's pre-activation
+    assert m["icfid"] is None and m["icfid_reason"] and m["mixing_l1"] is None
+    p = m["protocol"]
+    assert p["variant"] == "wgan" and p["extractor"] == "raw" and p["extractor_independent"] is True
+    assert p["nmi_representation"] == "D penultimate pre-activation" and p["components_excluded"] == 0
     import mlflow
 
     mlflow.set_tracking_uri(f"sqlite:///{project / 'mlruns/mlflow.db'}")
     run = mlflow.get_run(json.loads((run_dir / "run.json").read_text())["run_id"])
-    assert "icfid" in run.data.metrics and run.data.params["method"] == "wgan"
+    assert "fid" in run.data.metrics and "icfid" not in run.data.metrics and run.data.params["method"] == "wgan"
+
+
+def test_a_variant_id_runs_under_its_own_name(project: Path) -> None:
+    r = CliRunner().invoke(main, ["methods"])
+    assert r.exit_code == 0 and "wgan+gp" in r.output and "variant of wgan: WGAN-GP penalty" in r.output
+    r = CliRunner().invoke(main, ["train", "--dataset", "tiny", "--method", "wgan+gp", "--seed", "0"])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(main, ["evaluate", "--dataset", "tiny", "--method", "wgan+gp", "--seed", "0"])
+    assert r.exit_code == 0, r.output
+    m = json.loads((project / "metrics/tiny/wgan+gp-s0.json").read_text())
+    assert m["method"] == "wgan+gp" and m["base_method"] == "wgan" and m["protocol"]["variant"] == "wgan+gp"
+    assert m["variant_note"] == "WGAN-GP penalty"
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlruns/mlflow.db'}")
+    run = mlflow.get_run(json.loads((project / "models/tiny/wgan+gp-s0/run.json").read_text())["run_id"])
+    assert run.info.run_name == "tiny-wgan+gp-s0" and run.data.tags["method"] == "wgan+gp"
+    assert "gp" in run.data.params.values()  # the variant's override reached the config
+    r = CliRunner().invoke(main, ["train", "--dataset", "tiny", "--method", "wgan+typo"])
+    assert r.exit_code != 0 and "not declared under methods.wgan.variants" in r.output
 
 
 def test_unknown_method_and_unreachable_server_fail_before_training(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -16,16 +16,23 @@ from ..tracking import TrackingConfig
               help="params.yaml; reads `pretrain` (+ `pretrain.overrides.<dataset>`) and `tracking`")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N")
 @click.option("--prepared-root", default="data/prepared", show_default=True)
-@click.option("--out", "out_dir", default=None, help="output folder [default: models/encoders/<dataset>]")
+@click.option("--role", type=click.Choice(["method", "eval"]), default="method", show_default=True,
+              help="method: the encoder InfoSCC-GAN/LSC-GAN consume (models/encoders/<dataset>); eval: the "
+                   "independent evaluation encoder, same recipe with pretrain.eval_seed, never given to a method "
+                   "(models/eval-encoders/<dataset>)")
+@click.option("--out", "out_dir", default=None, help="output folder [default: by --role]")
 @click.option("--backbone", default=None,
               type=click.Choice(["auto", "small_cnn", "resnet18", "mlp", "alexnet_random"]),
               help="override pretrain.backbone, e.g. a second, untrained alexnet_random encoder for LSC-GAN "
                    "next to the SimCLR one (use another --out)")
 @click.option("--ckpt", "ckpt_path", default=None,
               help="resume checkpoint [default: checkpoints/encoders/<dataset>.pt, outside the DVC output]")
-def pretrain_command(dataset: str, params_path: str, device: str, prepared_root: str, out_dir: str | None,
+def pretrain_command(dataset: str, params_path: str, device: str, prepared_root: str, role: str, out_dir: str | None,
                      backbone: str | None, ckpt_path: str | None) -> None:
-    """SimCLR-pretrain the encoder of DATASET (InfoSCC-GAN stage 1; resumes an interrupted run)."""
+    """SimCLR-pretrain the encoder of DATASET (InfoSCC-GAN stage 1; resumes an interrupted run).
+
+    ``--role eval`` trains the evaluation encoder: a second network from its own seed that no method
+    sees, so the generators that train through the first one are not scored by it."""
     import dataclasses
 
     from ..env import resolve_device
@@ -36,9 +43,13 @@ def pretrain_command(dataset: str, params_path: str, device: str, prepared_root:
     cfg = load_pretrain_config(params, dataset)
     if backbone:
         cfg = dataclasses.replace(cfg, backbone=backbone)  # type: ignore[arg-type]
+    root = "encoders"
+    if role == "eval":
+        root = "eval-encoders"
+        cfg = dataclasses.replace(cfg, seed=cfg.eval_seed)
     tracking = from_mapping(TrackingConfig, params.get("tracking"), "tracking")
-    out = out_dir or f"models/encoders/{dataset}"
-    preflight([out, ckpt_path or f"checkpoints/encoders/{dataset}.pt"], need_bytes=256 * 2**20, tracking=tracking,
-              what=f"the encoder {out}")
-    metrics = pretrain(dataset, cfg, prepared_root, out, resolve_device(device), tracking, ckpt_path=ckpt_path)
+    out = out_dir or f"models/{root}/{dataset}"
+    ckpt = ckpt_path or f"checkpoints/{root}/{dataset}.pt"
+    preflight([out, ckpt], need_bytes=256 * 2**20, tracking=tracking, what=f"the encoder {out}")
+    metrics = pretrain(dataset, cfg, prepared_root, out, resolve_device(device), tracking, ckpt_path=ckpt)
     click.echo(json.dumps(metrics, indent=2, default=str))

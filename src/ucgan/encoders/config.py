@@ -71,6 +71,7 @@ class PretrainConfig:
     proj_hidden_dim: int = 512
     proj_dim: int = 64
     seed: int = 0
+    eval_seed: int = 1               # seed of the independent evaluation encoder (`ucgan pretrain --role eval`)
     checkpoint_every: int = 5        # epochs between resumable checkpoints (0 = never)
     max_minutes: float = 0.0         # stop after this much training time (0 = no limit); the LR decay then
                                      # follows the clock so the run still anneals; recorded in metrics
@@ -91,6 +92,8 @@ class PretrainConfig:
         require(self.checkpoint_every >= 0, f"{where}.checkpoint_every", "must be >= 0 (0 = never)")
         require(self.max_minutes >= 0, f"{where}.max_minutes", "must be >= 0 (0 = no limit)")
         require(self.threads >= 0, f"{where}.threads", "must be >= 0 (0 = torch default)")
+        require(self.eval_seed != self.seed, f"{where}.eval_seed",
+                "must differ from seed: the evaluation encoder has to be a different network from the one methods consume")
 
 
 def _deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:

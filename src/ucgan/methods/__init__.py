@@ -49,4 +49,23 @@ def get_method(name: str) -> type[Method]:
         raise ConfigError(f"unknown method {name!r}; available methods: {', '.join(available())}") from None
 
 
-__all__ = ["DataInfo", "Method", "MethodConfig", "available", "get_method", "register"]
+#: Separators between a paper method's name and a variant tag: ``slogan+moves``, ``scgan-kK``.
+VARIANT_SEPARATORS = ("+", "-")
+
+
+def base_method(name: str) -> str:
+    """The registered method a run name refers to: ``name`` itself, or the method whose name
+    prefixes a variant id (``slogan+moves`` -> ``slogan``). Variant ids are declared in params.yaml
+    under ``methods.<method>.variants`` (:func:`ucgan.stages_params.resolve_method`); this only
+    parses the id, so code that has a run's metrics but not its params still finds the class."""
+    _load_all()
+    if name in _REGISTRY:
+        return name
+    for base in sorted(_REGISTRY, key=len, reverse=True):
+        if len(name) > len(base) + 1 and name.startswith(base) and name[len(base)] in VARIANT_SEPARATORS:
+            return base
+    raise ConfigError(f"unknown method {name!r}; available methods: {', '.join(available())} "
+                      "(a variant id is <method>+<tag> or <method>-<tag>, declared under methods.<method>.variants)")
+
+
+__all__ = ["DataInfo", "Method", "MethodConfig", "available", "base_method", "get_method", "register"]

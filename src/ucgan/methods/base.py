@@ -69,6 +69,26 @@ class Method(abc.ABC):
     Config: ClassVar[type[MethodConfig]] = MethodConfig
     #: True for methods that need the pretrain/cluster stage outputs (InfoSCC-GAN, LSC-GAN).
     needs_encoder: ClassVar[bool] = False
+    #: Pipeline artifacts the method trains through or conditions on ("encoder" = the pretrain
+    #: stage's SimCLR encoder, "clusters"/"classifier" = the cluster stage's outputs). Evaluation
+    #: refuses to score a method with a feature extractor it consumed: a generator optimised against
+    #: a network looks good to that network (see :mod:`ucgan.metrics.protocol`).
+    consumes: ClassVar[tuple[str, ...]] = ()
+    #: Where the method's attributes come from: "learned" (its own assignment rule) or
+    #: "cluster-stage" (k-means inner attributes it was given); the report does not present the
+    #: NMI of the latter as learned.
+    attributes_from: ClassVar[str] = "learned"
+    #: False for unconditional generators (WGAN): no components, so ICFID, mixing error and attribute
+    #: accuracy are undefined (null with a reason) and such a run is never the registry champion.
+    conditional: ClassVar[bool] = True
+    #: Which network output :meth:`representation` returns (recorded as ``protocol.nmi_representation``).
+    representation_name: ClassVar[str] = "features(x)"
+    #: True when the method has its own classifier of generated samples (InfoSCC-GAN's Cla(Enc(x)),
+    #: CGPGAN's Q): evaluation then adds the paper's attribute control accuracy with it.
+    own_classifier: ClassVar[bool] = False
+    #: Components whose learned share is below this are left out of ICFID's matching (CGPGAN: 1%, the
+    #: categories its paper drops because the dynamic prior killed them).
+    min_component_share: ClassVar[float] = 0.0
 
     def __init__(self, cfg: MethodConfig, info: DataInfo, device: torch.device) -> None:
         self.cfg = cfg
@@ -112,6 +132,11 @@ class Method(abc.ABC):
     def features(self, x: torch.Tensor) -> torch.Tensor | None:
         """Features of real data for the k-means NMI protocol (e.g. D's penultimate layer)."""
         return None
+
+    def representation(self, x: torch.Tensor) -> torch.Tensor | None:
+        """The method's own representation of real data for SLOGAN's NMI protocol (§4.3, appendix A):
+        k-means with k = K on it gives ``nmi``. Default: :meth:`features`."""
+        return self.features(x)
 
     def mixing(self) -> np.ndarray | None:
         """Learned share of each component (sums to 1), or None if the method assumes uniform."""

@@ -19,7 +19,7 @@ classifier Q (same trunk as D, no shared layers, §4.1):
   ``used_categories`` in the logged losses).
 
 ``prior_lr`` (not in the paper) lets a shortened schedule fit the networks at a higher rate while
-P(C) is fixed and run the prior phase at the paper's rate (benchmarks/exp_issue6.py measures it).
+P(C) is fixed and run the prior phase at the paper's rate.
 
 Update order follows the official code: D and Q from the same fakes, then G on new ones, then P(C).
 G's input is the code standardised to zero mean / unit variance, ``(onehot * K - 1)/sqrt(K - 1)``,
@@ -114,6 +114,9 @@ class CGPGAN(Method):
     """CGPGAN (Cho): CAGAN loss on Q's argmax labels, classifier gradient penalty, dynamic prior P(C)."""
 
     name = "cgpgan"
+    representation_name = "Q(x) logits (CGPGAN classifier)"
+    own_classifier = True
+    min_component_share = 0.01  # the paper leaves out categories whose P(C) fell under 1%
     Config = CGPGANConfig
 
     def __init__(self, cfg: CGPGANConfig, info: DataInfo, device: torch.device) -> None:
@@ -237,6 +240,11 @@ class CGPGAN(Method):
     @torch.no_grad()
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.Q.features(x)
+
+    @torch.no_grad()
+    def representation(self, x: torch.Tensor) -> torch.Tensor:
+        """Q's output on real data: CGPGAN's encoder of a sample's category (SLOGAN appendix A)."""
+        return self.Q(x)
 
     def mixing(self) -> np.ndarray:
         """The learned prior P(C) (over all d_c categories, unused ones included)."""

@@ -55,6 +55,7 @@ class InfoGAN(Method):
     """InfoGAN with a uniform categorical code (+ optional continuous codes) and a Q head."""
 
     name = "infogan"
+    representation_name = "Q(x) (InfoGAN code head)"
     Config = InfoGANConfig
 
     def __init__(self, cfg: InfoGANConfig, info: DataInfo, device: torch.device) -> None:
@@ -144,6 +145,11 @@ class InfoGAN(Method):
     @torch.no_grad()
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.D.features(x)
+
+    @torch.no_grad()
+    def representation(self, x: torch.Tensor) -> torch.Tensor:
+        """Q's output (categorical logits and continuous codes): InfoGAN's encoder (SLOGAN appendix A)."""
+        return self._adv_and_q(x)[1]
 
     def mixing(self) -> np.ndarray | None:
         return None  # the uniform prior it assumes

@@ -210,6 +210,10 @@ class InfoSCCGAN(Method):
     name = "infoscc"
     Config = InfoSCCConfig
     needs_encoder = True
+    consumes = ("encoder", "clusters", "classifier")
+    attributes_from = "cluster-stage"
+    representation_name = "pretrain-stage SimCLR encoder (consumed, not learned)"
+    own_classifier = True
 
     def __init__(self, cfg: InfoSCCConfig, info: DataInfo, device: torch.device) -> None:
         super().__init__(cfg, info, device)

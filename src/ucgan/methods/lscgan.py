@@ -12,7 +12,7 @@ From the paper:
   (Table 3); the generator minimises ``L_adv`` only; ``n`` generator steps per discriminator step
   (Algorithm 2: G every iteration, D when ``i mod n = 0``, G first).
 
-No official code exists (REFERENCE_CODE.md §5); every choice below is **ours**:
+No official code is public; every choice below is **ours**:
 
 * the feature extractor is the pipeline's pretrain-stage encoder (whatever ``pretrain.backbone``
   says: SimCLR CNN/MLP, or ``alexnet_random`` for the paper's untrained AlexNet) and clusters are the
@@ -117,6 +117,9 @@ class LSCGAN(Method):
     name = "lscgan"
     Config = LSCGANConfig
     needs_encoder = True
+    consumes = ("encoder", "clusters", "classifier")
+    attributes_from = "cluster-stage"
+    representation_name = "pretrain-stage SimCLR encoder (consumed, not learned)"
 
     def __init__(self, cfg: LSCGANConfig, info: DataInfo, device: torch.device) -> None:
         super().__init__(cfg, info, device)

@@ -104,6 +104,7 @@ class SCGAN(Method):
     """Self-Conditioned GAN (Liu et al.): conditional GAN on k-means clusters of D's features."""
 
     name = "scgan"
+    representation_name = "D penultimate pre-activation"
     Config = SCGANConfig
 
     def __init__(self, cfg: SCGANConfig, info: DataInfo, device: torch.device) -> None:
@@ -298,6 +299,13 @@ class SCGAN(Method):
     @torch.no_grad()
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.D.features(x)
+
+    @torch.no_grad()
+    def representation(self, x: torch.Tensor) -> torch.Tensor:
+        """D's penultimate layer before its activation (SLOGAN appendix A, methods without an encoder)."""
+        from ..metrics.protocol import penultimate_preactivation
+
+        return penultimate_preactivation(self.D, x)
 
     def mixing(self) -> np.ndarray:
         """Cluster sizes on the clustering subset as shares (P_pi of Alg. 1)."""

@@ -16,7 +16,7 @@ and ``reassign_every`` (split/birth moves that re-place a redundant component, a
 imbalanced ring the official schedule leaves components that do not claim one mode each (one
 component on two small modes while two share a large one, or two sharing a mode while another has
 none); ``u2c_decay_end 0.5, u2c_floor 0.25, reassign_every`` is the setting that fixed that in our
-short runs (see the jobs file benchmarks/jobs/slogan_ring8.json).
+short runs; it is the `slogan+moves` variant in params.yaml, the paper-faithful setting keeps the name `slogan`.
 """
 from __future__ import annotations
 
@@ -169,6 +169,7 @@ class SLOGAN(Method):
     """SLOGAN (Stein latent optimisation, Gaussian-mixture prior, U2C contrastive loss)."""
 
     name = "slogan"
+    representation_name = "E(x) (SLOGAN encoder output)"
     Config = SLOGANConfig
 
     def __init__(self, cfg: SLOGANConfig, info: DataInfo, device: torch.device) -> None:
@@ -255,7 +256,7 @@ class SLOGAN(Method):
 
         Components that do not claim one mode each are a local optimum the gradients do not leave
         (one component on two modes while two share a third, or two sharing a mode while another
-        mode has none; REFERENCE_CODE.md "Measured here"). SMEM's remedy is a discrete move: a
+        mode has none; seen with the official code (github.com/shinyflight/SLOGAN) on the 1:3 ring). SMEM's remedy is a discrete move: a
         redundant component is re-placed. Tests run on the critic's penultimate features of
         ``reassign_samples`` samples per component (generic: points, vectors and images).
         """

@@ -40,6 +40,8 @@ class WGAN(Method):
     """Unconditional WGAN with the Lipschitz penalty: the baseline without attributes."""
 
     name = "wgan"
+    representation_name = "D penultimate pre-activation"
+    conditional = False
     Config = WGANConfig
 
     def __init__(self, cfg: WGANConfig, info: DataInfo, device: torch.device) -> None:
@@ -78,6 +80,13 @@ class WGAN(Method):
     @torch.no_grad()
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.D.features(x)
+
+    @torch.no_grad()
+    def representation(self, x: torch.Tensor) -> torch.Tensor:
+        """D's penultimate layer before its activation (SLOGAN appendix A, methods without an encoder)."""
+        from ..metrics.protocol import penultimate_preactivation
+
+        return penultimate_preactivation(self.D, x)
 
     @property
     def num_components(self) -> int:

@@ -26,8 +26,8 @@ class AttributeAccuracy:
 
     def to_dict(self) -> dict:
         return {
-            "attribute_accuracy": self.mean,
-            "attribute_accuracy_per_component": [None if np.isnan(v) else float(v) for v in self.per_component],
+            "attribute_accuracy_independent": self.mean,
+            "attribute_accuracy_independent_per_component": [None if np.isnan(v) else float(v) for v in self.per_component],
         }
 
 

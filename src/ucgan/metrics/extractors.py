@@ -392,7 +392,7 @@ def cleanfid_feature_fn(device: torch.device | str = "cpu") -> InceptionExtracto
 
 
 # ---------------------------------------------------------------------------- factory
-EXTRACTORS = ("auto", "raw", "inception", "encoder")
+EXTRACTORS = ("auto", "raw", "inception", "encoder", "eval-encoder")
 
 
 def resolve_extractor_name(name: str, modality: str) -> str:
@@ -425,5 +425,9 @@ def build_extractor(
             )
         return InceptionExtractor(value_range, device=device, batch_size=batch_size)
     if encoder is None:
-        raise ConfigError("extractor 'encoder' needs an encoder module (e.g. the pretrained SimCLR encoder)")
+        raise ConfigError(f"extractor {name!r} needs an encoder module (the pretrain stage's SimCLR encoder for "
+                          "'encoder', the eval-encoder stage's for 'eval-encoder')")
+    if encoder_name is None and name == "eval-encoder":
+        fp = module_fingerprint(encoder)
+        encoder_name = f"eval-encoder:{fp}" if fp else None
     return EncoderExtractor(encoder, device=device, batch_size=batch_size, name=encoder_name)

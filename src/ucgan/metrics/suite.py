@@ -6,14 +6,23 @@ Protocol (the choices the papers leave open are written here, once):
   ``profile.min_real_per_class`` samples there, else the *train* split (small or very imbalanced
   test splits make per-class FIDs mostly small-sample bias). ``profile.real_split`` forces one.
   The choice is recorded as ``real_split``.
-* **Fakes**: ``n_fake`` samples from the learned mixture (``method.sample(n)``) for FID and the
-  mode metrics, and ``n_fake_per_component`` from each component for ICFID. SLOGAN draws a fixed
-  number per component (5,000); our default (0) is the size of the largest real class, so no
-  matched pair compares fewer fake than real samples. Sampling is seeded (``profile.seed``).
-* **ICFID**: SLOGAN Algorithm 2 (greedy in class order) or Hungarian; see :mod:`.fid`.
-* **NMI**: on the *test* split, of ``method.assign``; when a method has no assignment rule,
-  k-means (k = number of classes, ``n_init`` restarts, one run per ``kmeans_seeds`` entry,
-  mean reported) on ``method.features``; neither -> ``null``.
+* **Extractor**: never one the method consumed (:func:`.protocol.check_extractor_independent`
+  refuses, naming the fix); the id is ``protocol.extractor``.
+* **Fakes**: ``n_fake`` samples from the learned mixture (``method.sample(n)``) for FID, k-NN
+  precision/recall and the mode metrics. Sampling is seeded (``profile.seed``).
+* **ICFID** (SLOGAN Algorithm 2): N real samples per class (drawn without replacement from the
+  reference split, seed ``profile.seed``) and N fakes per component, N = ``icfid_n`` or the smallest
+  test-class count, so every method on a dataset is compared on the same N
+  (``protocol.icfid_n_per_class``). Components whose learned share is under the method's
+  ``min_component_share`` (CGPGAN: 1%) are left out of the matching (``protocol.components_excluded``).
+  Greedy in class order or Hungarian; see :mod:`.fid`. Unconditional methods (WGAN) have no
+  components: ``icfid`` is ``null`` with ``icfid_reason``, and so are the mixing error and the
+  attribute accuracies.
+* **NMI** (SLOGAN §4.3): on the *test* split, k-means (k = number of classes, ``kmeans_n_init``
+  restarts, one run per ``kmeans_seeds`` entry, mean reported) on ``method.representation`` (E,
+  Q, or D's penultimate pre-activation; ``protocol.nmi_representation``). ``purity`` is on the same
+  clustering. The method's own assignment rule gives ``nmi_assignment``/``purity_assignment``.
+  Methods whose attributes come from the cluster stage say so (``attributes_from``).
 * **Ratios**: true shares are the class shares of the *train* split (what the model saw); learned
   shares come from ``method.mixing()`` (uniform when it returns None: that is what such a method
   assumes), matched by ICFID's assignment; see :class:`.clustering_metrics.MixingError`.
@@ -33,13 +42,15 @@ import torch
 from ..config import require
 from ..data.dataset import Split, content_hash
 from ..errors import ConfigError
-from .attribute import attribute_accuracy, fit_label_classifier
+from .attribute import attribute_accuracy, fit_label_classifier, predict_ids
 from .cache import StatsCache
-from .clustering_metrics import kmeans_nmi, mixing_error, nmi
+from .clustering_metrics import kmeans_labels, mixing_error, nmi
 from .extractors import FeatureExtractor, build_extractor, resolve_extractor_name
 from .fid import icfid_from_matrix
 from .frechet import GaussianStats, RunningStats, fid_from_stats, fid_matrix
 from .modes import mode_metrics
+from .protocol import (check_extractor_independent, icfid_n, inception_score, knn_precision_recall,
+                       per_class_subsample, purity)
 
 #: Batch used for sampling/extraction of points and vectors (raw features are cheap).
 _CHEAP_BATCH = 4096
@@ -49,9 +60,13 @@ _CHEAP_BATCH = 4096
 class EvalProfile:
     """How much evaluation to do (``evaluate:`` in params.yaml; CPU profiles use small numbers)."""
 
-    extractor: Literal["auto", "raw", "inception", "encoder"] = "auto"  # auto: inception for images, else raw
+    # auto: inception for images, else raw; eval-encoder: the independent encoder of `ucgan pretrain --role eval`;
+    # encoder: the pretrain stage's encoder (refused for methods that consumed it)
+    extractor: Literal["auto", "raw", "inception", "encoder", "eval-encoder"] = "auto"
     n_fake: int = 0                   # fakes from the mixture for FID; 0 = size of the real reference set
-    n_fake_per_component: int = 0     # fakes per component for ICFID; 0 = largest real class
+    icfid_n: int = 0                  # N of Algorithm 2 (reals per class = fakes per component); 0 = smallest test class
+    knn_k: int = 3                    # k of k-NN precision/recall (Kynkäänniemi et al. 2019)
+    pr_n_max: int = 5000              # cap on real and fake samples for precision/recall (pairwise distances)
     n_real_max: int = 0               # cap on real samples (random, seeded); 0 = all
     real_split: Literal["auto", "train", "test"] = "auto"
     min_real_per_class: int = 100     # "auto" uses test only if every class has this many there
@@ -65,8 +80,10 @@ class EvalProfile:
 
     def validate(self, where: str) -> None:
         require(self.n_fake >= 0, f"{where}.n_fake", "must be >= 0 (0 = size of the real set)")
-        require(self.n_fake_per_component >= 0, f"{where}.n_fake_per_component", "must be >= 0 (0 = largest real class)")
-        require(self.n_fake != 1 and self.n_fake_per_component != 1, where, "n_fake and n_fake_per_component need >= 2 samples for a covariance")
+        require(self.icfid_n >= 0, f"{where}.icfid_n", "must be >= 0 (0 = smallest test-class count)")
+        require(self.n_fake != 1 and self.icfid_n != 1, where, "n_fake and icfid_n need >= 2 samples for a covariance")
+        require(self.knn_k >= 1, f"{where}.knn_k", "must be >= 1")
+        require(self.pr_n_max > self.knn_k, f"{where}.pr_n_max", "must be larger than knn_k")
         require(self.n_real_max >= 0, f"{where}.n_real_max", "must be >= 0 (0 = all)")
         require(self.min_real_per_class >= 2, f"{where}.min_real_per_class", "must be >= 2")
         require(self.batch_size > 0, f"{where}.batch_size", "must be positive")
@@ -117,15 +134,22 @@ def _sample_stream(method: Any, n: int, component: int | None, batch: int, gen: 
 
 def _fake_stats(
     method: Any, ext: FeatureExtractor, n: int, component: int | None, batch: int, gen: torch.Generator,
-    keep: bool = False,
-) -> tuple[GaussianStats, np.ndarray | None]:
+    keep: bool = False, keep_features: int = 0,
+) -> tuple[GaussianStats, np.ndarray | None, np.ndarray | None]:
+    """Streaming statistics of ``n`` fakes; optionally the raw samples and the first ``keep_features`` features."""
     acc = RunningStats()
-    kept = []
+    kept, feats = [], []
+    n_feats = 0
     for x in _sample_stream(method, n, component, batch, gen):
-        acc.update(ext.extract(x))
+        f = ext.extract(x)
+        acc.update(f)
         if keep:
             kept.append(x.float().cpu().numpy())
-    return acc.finalize(), (np.concatenate(kept) if keep else None)
+        if n_feats < keep_features:
+            feats.append(f[: keep_features - n_feats])
+            n_feats += len(feats[-1])
+    return (acc.finalize(), np.concatenate(kept) if keep else None,
+            np.concatenate(feats) if feats else None)
 
 
 def _batched(fn: Callable[[torch.Tensor], Any], x: np.ndarray, device: torch.device, batch: int) -> list[Any] | None:
@@ -148,6 +172,10 @@ def _generator(method: Any, fallback: torch.device, seed: int) -> torch.Generato
 
 
 # ---------------------------------------------------------------------------- the suite
+def _own_name(method: Any) -> str:
+    return str(getattr(method, "name", "") or type(method).__name__)
+
+
 def evaluate_method(
     method: Any,
     train: Split,
@@ -158,12 +186,17 @@ def evaluate_method(
     encoder: Callable[[torch.Tensor], torch.Tensor] | None = None,
     classifier: Callable[[torch.Tensor], Any] | None = None,
     dataset: str = "",
+    variant: str = "",
+    consumed_ids: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """All metrics of a trained ``method`` (see :mod:`ucgan.methods.base`) as a JSON-ready dict.
 
-    ``encoder`` is required for ``extractor="encoder"``; ``classifier`` (data-range tensors ->
-    class scores or ids, trained on labelled real data) gives attribute control accuracy; without
-    one, ``profile.attribute_classifier="auto"`` fits :func:`fit_label_classifier` on ``train``.
+    ``encoder`` is required for the ``encoder``/``eval-encoder`` extractors; ``classifier``
+    (data-range tensors -> class scores or ids, trained on labelled real data) gives the independent
+    attribute accuracy; without one, ``profile.attribute_classifier="auto"`` fits
+    :func:`fit_label_classifier` on ``train``. ``variant`` is the run's method or variant id
+    (``protocol.variant``); ``consumed_ids`` are fingerprints of networks the method consumed
+    (an extractor with the same weights is refused).
     """
     dev = torch.device(device)
     cache = cache if cache is not None else StatsCache(None)
@@ -177,6 +210,15 @@ def evaluate_method(
     kc = int(method.num_components)
     if kc < 1:
         raise ConfigError(f"{type(method).__name__} reports {kc} components; it must generate from at least one")
+    conditional = bool(getattr(method, "conditional", True))
+
+    # ---- extractor: never one the method consumed
+    ext_name = resolve_extractor_name(profile.extractor, modality)
+    check_extractor_independent(method, ext_name, variant=variant)
+    image_like = ext_name != "raw"
+    batch = profile.batch_size if image_like else max(profile.batch_size, _CHEAP_BATCH)
+    ext = build_extractor(ext_name, modality, train.value_range, device=dev, batch_size=batch, encoder=encoder)
+    check_extractor_independent(method, ext_name, ext.id, consumed_ids, variant=variant)
 
     # ---- real reference set
     split_name, real = choose_real_split(train, test, profile)
@@ -186,11 +228,10 @@ def evaluate_method(
         idx = np.sort(np.random.default_rng(profile.seed).choice(len(y_real), profile.n_real_max, replace=False))
         x_real, y_real = x_real[idx], y_real[idx]
     n_real_per_class = np.bincount(y_real, minlength=k)
-
-    ext_name = resolve_extractor_name(profile.extractor, modality)
-    image_like = ext_name != "raw"
-    batch = profile.batch_size if image_like else max(profile.batch_size, _CHEAP_BATCH)
-    ext = build_extractor(ext_name, modality, real.value_range, device=dev, batch_size=batch, encoder=encoder)
+    # N of Algorithm 2: from the test split's class counts so that it is the same for every method
+    test_counts = np.bincount(test.y, minlength=k) if test is not None and len(test.y) else np.bincount(train.y, minlength=k)
+    n_icfid = icfid_n(test_counts, profile.icfid_n)
+    per_class_idx = per_class_subsample(y_real, k, n_icfid, profile.seed)
 
     # ---- real statistics (cached across methods and seeds)
     t0 = time.perf_counter()
@@ -211,33 +252,50 @@ def evaluate_method(
         return feats_holder["f"]
 
     real_all = cache.get_or_compute({**base_key, "class": "all"}, lambda: GaussianStats.from_features(real_features()))
+    sub_y = y_real[per_class_idx]
     real_cls = [
         cache.get_or_compute(
-            {**base_key, "class": y},
-            lambda y=y: GaussianStats.from_features(real_features()[y_real == y]),
+            {**base_key, "class": y, "per_class": {"n": n_icfid, "seed": profile.seed}},
+            lambda y=y: GaussianStats.from_features(real_features()[per_class_idx[sub_y == y]]),
         )
         for y in range(k)
     ]
+    # k-NN precision/recall need the features themselves (a capped, seeded subset)
+    pr_rng = np.random.default_rng(profile.seed + 2)
+    pr_idx = np.sort(pr_rng.choice(len(y_real), min(len(y_real), profile.pr_n_max), replace=False))
+    # reuse the features when the statistics were just computed; else extract only the subset
+    real_pr = feats_holder["f"][pr_idx] if "f" in feats_holder else ext.extract(x_real[pr_idx])
+    real_pr_y = y_real[pr_idx]
     feats_holder.clear()
     seconds["real_stats"] = time.perf_counter() - t0
 
     # ---- fakes
     t0 = time.perf_counter()
     n_fake = profile.n_fake or int(len(y_real))
-    n_per = profile.n_fake_per_component or int(max(2, n_real_per_class.max()))
     gen = _generator(method, dev, profile.seed)
     keep_points = modality == "points"
-    fake_all, fake_x = _fake_stats(method, ext, n_fake, None, batch, gen, keep=keep_points)
-    fake_comp = [_fake_stats(method, ext, n_per, c, batch, gen)[0] for c in range(kc)]
+    fake_all, fake_x, fake_pr = _fake_stats(method, ext, n_fake, None, batch, gen, keep=keep_points,
+                                           keep_features=profile.pr_n_max)
+    mix_raw = method.mixing() if hasattr(method, "mixing") else None
+    min_share = float(getattr(method, "min_component_share", 0.0) or 0.0)
+    included = list(range(kc))
+    if conditional and mix_raw is not None and min_share > 0:
+        shares = np.asarray(mix_raw, dtype=np.float64).ravel()
+        shares = shares / shares.sum() if shares.sum() > 0 else shares
+        included = [c for c in range(kc) if shares[c] >= min_share] or list(range(kc))
+    excluded = [c for c in range(kc) if c not in included]
+    fake_comp: dict[int, GaussianStats] = {}
+    fake_comp_feats: dict[int, np.ndarray | None] = {}
+    if conditional:
+        for c in included:
+            fake_comp[c], _, fake_comp_feats[c] = _fake_stats(method, ext, n_icfid, c, batch, gen,
+                                                              keep_features=min(n_icfid, profile.pr_n_max))
     seconds["fake_stats"] = time.perf_counter() - t0
 
     # ---- FID / ICFID
     t0 = time.perf_counter()
     fd_dev = str(dev) if dev.type == "cuda" else None
     fid_value = fid_from_stats(real_all, fake_all)
-    ic = icfid_from_matrix(fid_matrix(real_cls, fake_comp, device=fd_dev), profile.matching)
-    seconds["frechet"] = time.perf_counter() - t0
-
     result: dict[str, Any] = {
         "extractor": ext.id,
         "preprocessing": ext.preprocessing,
@@ -245,54 +303,110 @@ def evaluate_method(
         "n_real": int(len(y_real)),
         "n_real_per_class": n_real_per_class.tolist(),
         "n_fake": int(n_fake),
-        "n_fake_per_component": int(n_per),
+        "n_fake_per_component": int(n_icfid),
         "num_classes": k,
         "num_components": kc,
+        "conditional": conditional,
+        "attributes_from": str(getattr(method, "attributes_from", "learned")),
         "fid": fid_value,
-        "icfid": ic.value,
-        "icfid_per_class": ic.per_class,
-        "assignment": ic.assignment,
-        "matching": ic.matching,
-        "fid_matrix": ic.fid_matrix,
     }
+    ic = None
+    if conditional:
+        sub = fid_matrix(real_cls, [fake_comp[c] for c in included], device=fd_dev)
+        ic_sub = icfid_from_matrix(sub, profile.matching)
+        full = np.full((k, kc), np.inf)
+        full[:, included] = sub
+        assignment = np.array([included[a] if a >= 0 else -1 for a in ic_sub.assignment], dtype=np.int64)
+        ic = dataclasses.replace(ic_sub, assignment=assignment, fid_matrix=full)
+        result.update({"icfid": ic.value, "icfid_per_class": ic.per_class, "assignment": ic.assignment,
+                       "matching": ic.matching, "fid_matrix": ic.fid_matrix, "components_excluded_ids": excluded})
+    else:
+        result.update({"icfid": None, "icfid_per_class": None, "assignment": None, "matching": None,
+                       "fid_matrix": None, "components_excluded_ids": [],
+                       "icfid_reason": f"{_own_name(method)} is unconditional: it has no components to match "
+                                       "to classes (SLOGAN Table 2 reports N/A)"})
+    seconds["frechet"] = time.perf_counter() - t0
 
-    # ---- NMI on the test split
+    # ---- k-NN precision / recall, overall and per class (matched component vs its class)
+    t0 = time.perf_counter()
+    pk = profile.knn_k
+    prec = rec = None
+    if fake_pr is not None and len(real_pr) > pk and len(fake_pr) > pk:
+        prec, rec = knn_precision_recall(real_pr, fake_pr, pk)
+    prec_cls: list[float | None] = [None] * k
+    rec_cls: list[float | None] = [None] * k
+    if ic is not None:
+        for y, c in enumerate(ic.assignment):
+            ry = real_pr[real_pr_y == y]
+            fc = fake_comp_feats.get(int(c)) if c >= 0 else None
+            if fc is not None and len(ry) > pk and len(fc) > pk:
+                prec_cls[y], rec_cls[y] = knn_precision_recall(ry, fc, pk)
+    result.update({"precision": prec, "recall": rec, "precision_per_class": prec_cls, "recall_per_class": rec_cls,
+                   "knn_k": pk})
+    seconds["precision_recall"] = time.perf_counter() - t0
+
+    # ---- Inception Score (only when Inception is the extractor and exposes class probabilities)
+    if ext_name == "inception":
+        probs_fn = getattr(ext, "class_probabilities", None)
+        if probs_fn is None:
+            result.update({"inception_score": None, "inception_score_reason":
+                           "the offline FID Inception weights give pool3 features only, no class probabilities"})
+        else:
+            is_gen = _generator(method, dev, profile.seed + 3)
+            probs = np.concatenate([probs_fn(x) for x in _sample_stream(method, n_fake, None, batch, is_gen)])
+            result["inception_score"], result["inception_score_std"] = inception_score(probs)
+
+    # ---- NMI on the test split (SLOGAN §4.3): k-means on the method's representation
     t0 = time.perf_counter()
     nmi_split = test if test is not None and len(test.y) else train
     mdev = torch.device(getattr(method, "device", dev))
     nb = max(profile.batch_size, 256)
+    rep_fn = getattr(method, "representation", None) or getattr(method, "features", None)
+    feats = _batched(rep_fn, nmi_split.x, mdev, nb) if rep_fn is not None else None
+    nmi_value = purity_value = nmi_per_seed = None
+    rep_name = None
+    if feats is not None:
+        f = np.concatenate([a.reshape(len(a), -1) for a in feats])
+        per_seed, pur = [], []
+        for s in profile.kmeans_seeds:
+            labels = kmeans_labels(f, k, seed=s, n_init=profile.kmeans_n_init)
+            per_seed.append(nmi(nmi_split.y, labels))
+            pur.append(purity(nmi_split.y, labels))
+        nmi_value, nmi_per_seed, purity_value = float(np.mean(per_seed)), per_seed, float(np.mean(pur))
+        rep_name = str(getattr(method, "representation_name", "features(x)"))
     assigned = _batched(method.assign, nmi_split.x, mdev, nb) if hasattr(method, "assign") else None
-    nmi_value, nmi_source, nmi_per_seed = None, None, None
+    nmi_assign = purity_assign = None
     if assigned is not None:
-        nmi_value, nmi_source = nmi(nmi_split.y, np.concatenate(assigned).astype(np.int64)), "assign"
-    else:
-        feats = _batched(method.features, nmi_split.x, mdev, nb) if hasattr(method, "features") else None
-        if feats is not None:
-            f = np.concatenate([a.reshape(len(a), -1) for a in feats])
-            km = kmeans_nmi(f, nmi_split.y, k, seeds=profile.kmeans_seeds, n_init=profile.kmeans_n_init)
-            nmi_value, nmi_source, nmi_per_seed = km.mean, f"kmeans(features, k={k})", km.per_seed
-    result.update({"nmi": nmi_value, "nmi_source": nmi_source, "nmi_per_seed": nmi_per_seed,
+        a = np.concatenate(assigned).astype(np.int64)
+        nmi_assign, purity_assign = nmi(nmi_split.y, a), purity(nmi_split.y, a)
+    result.update({"nmi": nmi_value, "nmi_source": None if rep_name is None else f"kmeans(k={k}) on {rep_name}",
+                   "nmi_per_seed": nmi_per_seed, "purity": purity_value,
+                   "nmi_assignment": nmi_assign, "purity_assignment": purity_assign,
                    "nmi_split": "test" if nmi_split is test else "train"})
     seconds["nmi"] = time.perf_counter() - t0
 
-    # ---- learned vs true ratios
-    mix = method.mixing() if hasattr(method, "mixing") else None
-    assumed_uniform = mix is None
-    mix = np.full(kc, 1.0 / kc) if mix is None else np.asarray(mix, dtype=np.float64).ravel()
-    if mix.shape != (kc,) or (mix < 0).any() or not mix.sum() > 0:
-        raise ValueError(f"{type(method).__name__}.mixing() must return {kc} non-negative shares, got {mix}")
-    mix = mix / mix.sum()  # float32 softmax outputs rarely sum to exactly 1
-    me = mixing_error(train.class_shares(), mix, ic.assignment, ic.fid_matrix)
-    result.update({
-        "mixing_true": me.true,
-        "mixing_learned": me.learned,
-        "mixing_components": mix,
-        "mixing_assumed_uniform": assumed_uniform,
-        "mixing_unmatched": me.unmatched,
-        "mixing_l1": me.l1,
-        "mixing_learned_grouped": me.learned_grouped,
-        "mixing_l1_grouped": me.l1_grouped,
-    })
+    # ---- learned vs true ratios (conditional methods only)
+    if conditional and ic is not None:
+        mix = mix_raw
+        assumed_uniform = mix is None
+        mix = np.full(kc, 1.0 / kc) if mix is None else np.asarray(mix, dtype=np.float64).ravel()
+        if mix.shape != (kc,) or (mix < 0).any() or not mix.sum() > 0:
+            raise ValueError(f"{type(method).__name__}.mixing() must return {kc} non-negative shares, got {mix}")
+        mix = mix / mix.sum()  # float32 softmax outputs rarely sum to exactly 1
+        me = mixing_error(train.class_shares(), mix, ic.assignment, ic.fid_matrix)
+        result.update({
+            "mixing_true": me.true,
+            "mixing_learned": me.learned,
+            "mixing_components": mix,
+            "mixing_assumed_uniform": assumed_uniform,
+            "mixing_unmatched": me.unmatched,
+            "mixing_l1": me.l1,
+            "mixing_learned_grouped": me.learned_grouped,
+            "mixing_l1_grouped": me.l1_grouped,
+        })
+    else:
+        result.update({"mixing_true": train.class_shares(), "mixing_learned": None, "mixing_l1": None,
+                       "mixing_reason": "unconditional: no components, so no learned mixing"})
 
     # ---- synthetic mode metrics
     if keep_points and "centers" in train.manifest and fake_x is not None:
@@ -303,28 +417,55 @@ def evaluate_method(
                           true_shares=train.class_shares())
         result.update(mm.to_dict())
 
-    # ---- attribute control accuracy
-    if classifier is None and profile.attribute_classifier == "auto":
-        t0 = time.perf_counter()
-        fitted = fit_label_classifier(train, test, seed=profile.seed)
-        classifier = fitted
-        result.update(attribute_classifier=fitted.kind, attribute_classifier_test_acc=fitted.test_accuracy)
-        seconds["attribute_classifier"] = time.perf_counter() - t0
-    elif classifier is not None:
-        result["attribute_classifier"] = getattr(classifier, "kind", "given")
-    if classifier is not None:
-        t0 = time.perf_counter()
+    # ---- attribute accuracy: independent label classifier (neutral name) and the method's own classifier
+    if conditional and ic is not None:
+        if classifier is None and profile.attribute_classifier == "auto":
+            t0 = time.perf_counter()
+            fitted = fit_label_classifier(train, test, seed=profile.seed)
+            classifier = fitted
+            result.update(attribute_classifier=fitted.kind, attribute_classifier_test_acc=fitted.test_accuracy)
+            seconds["attribute_classifier"] = time.perf_counter() - t0
+        elif classifier is not None:
+            result["attribute_classifier"] = getattr(classifier, "kind", "given")
         cgen = _generator(method, dev, profile.seed + 1)
 
         def sample_fn(n: int, c: int) -> torch.Tensor:
             with torch.no_grad():
                 return method.sample(n, c, cgen).detach()
 
-        aa = attribute_accuracy(classifier, sample_fn, ic.assignment, kc,
-                                n_per_component=profile.attribute_n_per_component, batch_size=nb)
-        result.update(aa.to_dict())
-        seconds["attribute"] = time.perf_counter() - t0
+        if classifier is not None:
+            t0 = time.perf_counter()
+            aa = attribute_accuracy(classifier, sample_fn, ic.assignment, kc,
+                                    n_per_component=profile.attribute_n_per_component, batch_size=nb)
+            result.update(aa.to_dict())
+            seconds["attribute"] = time.perf_counter() - t0
+        if getattr(method, "own_classifier", False) and hasattr(method, "assign"):
+            # the papers' definition (InfoSCC-GAN, CGPGAN): the method's own classifier recovers the
+            # component each sample was generated from
+            accs = []
+            for c in included:
+                n_left, hits = profile.attribute_n_per_component, 0
+                while n_left > 0:
+                    b = min(nb, n_left)
+                    with torch.no_grad():
+                        hits += int((predict_ids(method.assign, sample_fn(b, c).to(mdev)) == c).sum())
+                    n_left -= b
+                accs.append(hits / profile.attribute_n_per_component)
+            result["attribute_control_accuracy"] = float(np.mean(accs)) if accs else None
+    elif not conditional:
+        result["attribute_reason"] = "unconditional: no components whose attribute could be controlled"
 
+    result["protocol"] = {
+        "extractor": ext.id,
+        "extractor_independent": True,
+        "nmi_representation": rep_name,
+        "icfid_n_per_class": None if not conditional else int(n_icfid),
+        "icfid_n_seed": int(profile.seed),
+        "components_excluded": len(excluded),
+        "min_component_share": min_share,
+        "variant": variant or _own_name(method),
+        "attributes_from": result["attributes_from"],
+    }
     result["stats_cache"] = {"hits": cache.hits - hits0, "misses": cache.misses - misses0}
     seconds["total"] = time.perf_counter() - t_start
     result["seconds"] = seconds

@@ -1,6 +1,6 @@
 """EigenGAN generator (He et al. 2021) as InfoSCC-GAN stage 3 uses it, and the pix2pix patch discriminator.
 
-Generator (InfoSCC-GAN §2.3 / Fig. 1, official-code facts in REFERENCE_CODE.md §4):
+Generator (InfoSCC-GAN §2.3 / Fig. 1, facts from the authors' public code, github.com/vkinakh/InfoSCC-GAN):
 
 * **attribute mapping** ``r_psi(eps | y, z)``: one-hot attribute ``y -> Linear(K, K)``, concatenated
   with the core noise ``eps ~ N(0, I)``, then a fully connected map to the first feature map;

@@ -1,7 +1,7 @@
 """ResNet networks of appendix E: Table 14 (32x32, CIFAR) and Table 15 (64x64, CelebA).
 
 The residual blocks (the paper's Figure 23, not reproduced in our copy) follow the WGAN-GP CIFAR
-ResNet that the official SLOGAN code uses (REFERENCE_CODE.md §1.4), 128 channels at width 1:
+ResNet that the official SLOGAN code uses (github.com/shinyflight/SLOGAN), 128 channels at width 1:
 
 * up block (G): BN-ReLU-Upsample(x2, nearest)-Conv3-BN-ReLU-Conv3, shortcut Upsample-Conv1;
 * first D block ("optimized"): Conv3-ReLU-Conv3-AvgPool2, shortcut AvgPool2-Conv1 (no leading ReLU
