@@ -15,7 +15,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export PREFECT_HOME := $(abspath .prefect)
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 60
 
-.PHONY: install lock lock-check run test test-fast test-integration flow bench
+.PHONY: install lock lock-check lint run test test-fast test-integration flow bench
 
 # Installs exactly the versions of requirements.lock (compiled from pyproject.toml by `make lock`),
 # then the project itself without resolving anything again.
@@ -47,7 +47,12 @@ run: install
 	@echo "pipeline finished: prepared data in data/prepared/, validation reports in data/validated/,"
 	@echo "metrics in metrics/, report in reports/ (reports/summary.csv, reports/<dataset>.md), MLflow store in mlruns/"
 
-test: install
+# Style and static checks ([tool.ruff] and [tool.mypy] in pyproject.toml); part of `make test`.
+lint: install
+	$(BIN)/ruff check src tests pipelines benchmarks infra
+	$(BIN)/mypy
+
+test: install lint
 	$(BIN)/python infra/lock.py check
 	$(BIN)/python -m pytest -q
 

@@ -20,8 +20,6 @@ the uncontended speed.
 """
 from __future__ import annotations
 
-import ucgan  # noqa: F401  (first: the OpenMP wait policy of the pipeline, see ucgan.env, before torch loads)
-
 import argparse
 import json
 import sys
@@ -33,6 +31,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+import ucgan  # noqa: F401  (first: the OpenMP wait policy of the pipeline, see ucgan.env, before torch loads)
 from ucgan.clustering.config import ClusterConfig
 from ucgan.clustering.kmeans import Representation, nmi_over_seeds
 from ucgan.clustering.neighbours import same_class_neighbour_share

@@ -20,9 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-import ucgan  # noqa: E402,F401  (first: sets the OpenMP wait policy the pipeline runs with, before torch loads)
 import torch  # noqa: E402
 
+import ucgan  # noqa: E402,F401  (first: sets the OpenMP wait policy the pipeline runs with, before torch loads)
 from ucgan.env import seed_everything  # noqa: E402
 from ucgan.methods import DataInfo, get_method  # noqa: E402
 

@@ -73,7 +73,6 @@ def labelled_grid(samples: Sequence[Any], path: str | Path, value_range: tuple[f
     height = top + len(rows) * (ch + PAD) + PAD
     canvas = Image.new("RGB", (width, height), BACKGROUND)
     draw = ImageDraw.Draw(canvas)
-    font = _font(max(12, min(18, ch // 4)))
     if title:
         draw.text((PAD + 2, 3), title, fill=(0, 0, 0), font=_font(14))
     for r, batch in enumerate(rows):

@@ -173,10 +173,10 @@ def load_trained(model_dir: str | Path, device: torch.device,
 def evaluate_one(params_path: str, dataset: str, method: str, seed: int, device_spec: str | None = None) -> dict[str, Any]:
     from . import params as P
     from . import tracking
+    from .config import from_mapping
     from .metrics.cache import StatsCache
     from .metrics.suite import evaluate_method
     from .stages_params import EvaluateSection, _check_train, eval_profile, list_variants
-    from .config import from_mapping
     from .training import use_ema
 
     prm = P.load(params_path)

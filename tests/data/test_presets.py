@@ -92,6 +92,6 @@ def test_exact_counts_rounding() -> None:
 
 
 def test_every_preset_resolves_and_has_a_doc() -> None:
-    for name, p in PRESETS.items():
+    for name in PRESETS:
         spec, preset, doc = resolve_spec(name, None, "t")
         assert preset == name and len(doc) > 40

@@ -93,7 +93,7 @@ def test_merges_build_fmnist5_groups(tmp_path: Path) -> None:
     spec = from_mapping(DatasetSpec, {"source": "fmnist", "merges": [[1], [8], [0, 3], [2, 4, 6], [5, 7, 9]],
                                       "source_options": {"root": str(tmp_path)}}, "t")
     built = build_arrays(spec)
-    (x, y), (xt, yt) = built["arrays"]["train"], built["arrays"]["test"]
+    (_, y), (_, yt) = built["arrays"]["train"], built["arrays"]["test"]
     assert np.bincount(y).tolist() == [10, 10, 20, 30, 30]  # 1:1:2:3:3
     assert np.bincount(yt).tolist() == [5, 5, 10, 15, 15]
     assert built["manifest"]["class_names"][2] == "T-shirt/top + Dress"

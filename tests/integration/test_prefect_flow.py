@@ -123,9 +123,8 @@ def test_prefect_yaml_deploys(harness: None, pipelines: Any, it: Any, tmp_path: 
     """`prefect deploy --prefect-file pipelines/prefect.yaml` (the documented command) against the
     test server: the nightly deployment lands with its cron, the pull step keeps $UCGAN_REPO."""
     from prefect.client.orchestration import get_client
-    from prefect.settings import PREFECT_API_URL
-
     from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.settings import PREFECT_API_URL
 
     root = Path(__file__).resolve().parents[2]
     with get_client(sync_client=True) as client:  # the documented first step: the pool exists

@@ -9,8 +9,8 @@ import pytest
 import torch
 import yaml
 from click.testing import CliRunner
-
 from test_infoscc import make_artifacts  # noqa: E402  (same folder; pytest puts it on sys.path)
+
 from ucgan.data.dataset import Split
 from ucgan.encoders import load_encoder
 from ucgan.errors import UcganError

@@ -12,7 +12,6 @@ from ucgan.errors import ConfigError
 from ucgan.methods.base import DataInfo
 from ucgan.nets import Discriminator, build_discriminator, build_encoder, build_generator, output_activation
 
-
 # (info, feature_dim at width 1) — one per appendix-E table.
 CASES = {
     "points-T11": (DataInfo("points", (2,), (-1.0, 1.0), 8), 128),

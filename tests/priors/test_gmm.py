@@ -242,7 +242,7 @@ def test_covariances_stay_symmetric_positive_definite(dtype: torch.dtype) -> Non
     k, d = 4, 6
     p = GaussianMixturePrior(k, d, dtype=dtype)
     gen = torch.Generator().manual_seed(2)
-    for step in range(2000):
+    for _ in range(2000):
         z, _ = p.sample(32, generator=gen)
         scale = 10.0 ** float(torch.randint(-1, 5, (1,), generator=gen))  # up to 1e4
         g = scale * torch.randn(32, d, generator=gen, dtype=dtype)

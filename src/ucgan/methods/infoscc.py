@@ -44,8 +44,7 @@ from ..nets.eigengan import EigenGenerator, orthogonality_penalty, patch_discrim
 from . import register
 from .base import DataInfo, Method, MethodConfig
 from .diffaug import color, cutout, translation
-from .losses import (d_hinge, d_lsgan, d_nonsaturating, g_lsgan, g_nonsaturating, g_wasserstein,
-                     zero_centered_penalty)
+from .losses import d_hinge, d_lsgan, d_nonsaturating, g_lsgan, g_nonsaturating, g_wasserstein, zero_centered_penalty
 
 _AUG_OPS = {"color": color, "translation": translation, "cutout": cutout}
 _LOSSES = {"lsgan": (d_lsgan, g_lsgan), "hinge": (d_hinge, g_wasserstein),
