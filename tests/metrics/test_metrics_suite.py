@@ -85,6 +85,7 @@ def test_oracle_method_on_mixture(tmp_path):
     assert r["nmi"] == pytest.approx(1.0) and r["nmi_source"].startswith("kmeans")
     assert r["nmi_assignment"] == pytest.approx(1.0) and r["purity"] == pytest.approx(1.0)
     assert r["precision"] > 0.9 and r["recall"] > 0.9 and all(p > 0.8 for p in r["precision_per_class"])
+    assert abs(r["kid"]) < 5e-3 and r["kid_subsets"] == 100 and r["kid_subset_size"] == 1000  # unbiased: ~0
     np.testing.assert_allclose(r["mixing_learned"], SHARES)
     assert r["mixing_l1"] == pytest.approx(0.0, abs=1e-12) and r["mixing_assumed_uniform"] is False
     assert r["modes_covered"] == 4 and r["high_quality_share"] > 0.98 and r["reverse_kl"] < 0.01
@@ -105,6 +106,7 @@ def test_kmeans_protocol_uniform_mixing_and_train_fallback():
     assert r["mixing_assumed_uniform"] is True
     np.testing.assert_allclose(r["mixing_learned"], [0.25] * 4)
     assert r["mixing_l1"] == pytest.approx(np.abs(SHARES - 0.25).sum())
+    assert r["kid"] > 0.03  # uniform fakes against the 1:2:3:4 truth: KID sees the wrong mixture
     r2 = evaluate_method(ToyMethod(PERM, rule="none"), train, test, PROFILE)
     assert r2["nmi"] is None and r2["nmi_source"] is None and r2["purity"] is None
 

@@ -47,6 +47,7 @@ from .cache import StatsCache
 from .clustering_metrics import kmeans_labels, mixing_error, nmi
 from .extractors import FeatureExtractor, build_extractor, resolve_extractor_name
 from .fid import icfid_from_matrix
+from .kid import kid
 from .frechet import GaussianStats, RunningStats, fid_from_stats, fid_matrix
 from .modes import mode_metrics
 from .protocol import (check_extractor_independent, icfid_n, inception_score, knn_precision_recall,
@@ -67,6 +68,9 @@ class EvalProfile:
     icfid_n: int = 0                  # N of Algorithm 2 (reals per class = fakes per component); 0 = smallest test class
     knn_k: int = 3                    # k of k-NN precision/recall (Kynkäänniemi et al. 2019)
     pr_n_max: int = 5000              # cap on real and fake samples for precision/recall (pairwise distances)
+    kid_subset_size: int = 1000       # KID (Binkowski et al. 2018) on the precision/recall features: subset size
+    kid_subsets: int = 100            # ... and number of subsets (clean-fid's defaults); 0 = no KID
+    progress: bool = True             # progress bars with img/s while generating and extracting fakes
     n_real_max: int = 0               # cap on real samples (random, seeded); 0 = all
     real_split: Literal["auto", "train", "test"] = "auto"
     min_real_per_class: int = 100     # "auto" uses test only if every class has this many there
@@ -90,6 +94,8 @@ class EvalProfile:
         require(len(self.kmeans_seeds) > 0, f"{where}.kmeans_seeds", "needs at least one seed")
         require(self.kmeans_n_init > 0, f"{where}.kmeans_n_init", "must be positive")
         require(self.attribute_n_per_component > 0, f"{where}.attribute_n_per_component", "must be positive")
+        require(self.kid_subset_size >= 2, f"{where}.kid_subset_size", "must be >= 2")
+        require(self.kid_subsets >= 0, f"{where}.kid_subsets", "must be >= 0 (0 = no KID)")
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -134,20 +140,29 @@ def _sample_stream(method: Any, n: int, component: int | None, batch: int, gen: 
 
 def _fake_stats(
     method: Any, ext: FeatureExtractor, n: int, component: int | None, batch: int, gen: torch.Generator,
-    keep: bool = False, keep_features: int = 0,
+    keep: bool = False, keep_features: int = 0, progress: bool = False,
 ) -> tuple[GaussianStats, np.ndarray | None, np.ndarray | None]:
     """Streaming statistics of ``n`` fakes; optionally the raw samples and the first ``keep_features`` features."""
+    import sys
+
+    from tqdm.auto import tqdm
+
     acc = RunningStats()
     kept, feats = [], []
     n_feats = 0
-    for x in _sample_stream(method, n, component, batch, gen):
-        f = ext.extract(x)
-        acc.update(f)
-        if keep:
-            kept.append(x.float().cpu().numpy())
-        if n_feats < keep_features:
-            feats.append(f[: keep_features - n_feats])
-            n_feats += len(feats[-1])
+    tty = sys.stderr.isatty()  # under DVC/CI logs: a line every 30 s, not a live bar
+    what = "fakes" if component is None else f"fakes c{component}"
+    with tqdm(total=n, desc=what, unit="img", unit_scale=True, disable=not progress or n < 1000,
+              mininterval=0.5 if tty else 30.0, dynamic_ncols=tty, leave=False) as bar:
+        for x in _sample_stream(method, n, component, batch, gen):
+            f = ext.extract(x)
+            acc.update(f)
+            bar.update(len(x))
+            if keep:
+                kept.append(x.float().cpu().numpy())
+            if n_feats < keep_features:
+                feats.append(f[: keep_features - n_feats])
+                n_feats += len(feats[-1])
     return (acc.finalize(), np.concatenate(kept) if keep else None,
             np.concatenate(feats) if feats else None)
 
@@ -275,7 +290,7 @@ def evaluate_method(
     gen = _generator(method, dev, profile.seed)
     keep_points = modality == "points"
     fake_all, fake_x, fake_pr = _fake_stats(method, ext, n_fake, None, batch, gen, keep=keep_points,
-                                           keep_features=profile.pr_n_max)
+                                           keep_features=profile.pr_n_max, progress=profile.progress)
     mix_raw = method.mixing() if hasattr(method, "mixing") else None
     min_share = float(getattr(method, "min_component_share", 0.0) or 0.0)
     included = list(range(kc))
@@ -289,7 +304,8 @@ def evaluate_method(
     if conditional:
         for c in included:
             fake_comp[c], _, fake_comp_feats[c] = _fake_stats(method, ext, n_icfid, c, batch, gen,
-                                                              keep_features=min(n_icfid, profile.pr_n_max))
+                                                              keep_features=min(n_icfid, profile.pr_n_max),
+                                                              progress=profile.progress)
     seconds["fake_stats"] = time.perf_counter() - t0
 
     # ---- FID / ICFID
@@ -310,6 +326,9 @@ def evaluate_method(
         "attributes_from": str(getattr(method, "attributes_from", "learned")),
         "fid": fid_value,
     }
+    if profile.kid_subsets and real_pr is not None and fake_pr is not None and min(len(real_pr), len(fake_pr)) >= 2:
+        # unbiased beside FID: comparable across sample sizes (same capped, seeded subsets as precision/recall)
+        result.update(kid(real_pr, fake_pr, profile.kid_subset_size, profile.kid_subsets, seed=profile.seed).to_dict())
     ic = None
     if conditional:
         sub = fid_matrix(real_cls, [fake_comp[c] for c in included], device=fd_dev)
