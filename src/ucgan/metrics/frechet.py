@@ -228,7 +228,7 @@ def frechet_distance_torch(mu1: Any, sigma1: Any, mu2: Any, sigma2: Any) -> floa
     return _assemble(m1.cpu().numpy(), float(torch.trace(s1)), m2.cpu().numpy(), float(torch.trace(s2)), tr_sqrt)
 
 
-def _torch_sqrtm_psd(sigma: "torch.Tensor") -> "torch.Tensor":
+def _torch_sqrtm_psd(sigma: torch.Tensor) -> torch.Tensor:
     import torch
 
     lam, vec = torch.linalg.eigh(sigma)
@@ -236,7 +236,7 @@ def _torch_sqrtm_psd(sigma: "torch.Tensor") -> "torch.Tensor":
     return root
 
 
-def _torch_trace_sqrt(w: "torch.Tensor", sigmas: "torch.Tensor") -> np.ndarray:
+def _torch_trace_sqrt(w: torch.Tensor, sigmas: torch.Tensor) -> np.ndarray:
     """``tr sqrt(W S_c W)`` for a stack ``sigmas`` (B, d, d): one batched matmul + batched eigvalsh."""
     import torch
 
