@@ -111,7 +111,7 @@ class EMA:
         if self.rampup <= 0:
             return self.decay
         half_life = min(math.log(0.5) / math.log(self.decay), self.rampup * (self.updates + 1))
-        return 0.5 ** (1.0 / max(half_life, 1e-8))
+        return float(0.5 ** (1.0 / max(half_life, 1e-8)))
 
     @torch.no_grad()
     def update(self) -> None:

@@ -108,3 +108,37 @@ def test_kid_and_ref_and_usage(tmp_path, monkeypatch):
 
     res = CliRunner().invoke(commands.fid_command, [str(tmp_path / "fake"), "--device", "cpu"])
     assert res.exit_code != 0 and "REAL_DIR FAKE_DIR" in str(res.exception or res.output)
+
+
+@needs_weights
+def test_ref_per_class_counts_come_from_cached_stats(tmp_path, monkeypatch):
+    from ucgan.metrics import reference
+    from ucgan.metrics.frechet import GaussianStats
+
+    rng = np.random.default_rng(1)
+    monkeypatch.setattr(commands, "folder_features", lambda path, e, b, d: rng.standard_normal((30, 3)))
+    monkeypatch.setattr("ucgan.metrics.extractors.load_inception", lambda device="cpu": None)
+    for c in ("a", "b"):
+        (tmp_path / "fake" / c).mkdir(parents=True)
+    per = [GaussianStats.from_features(rng.standard_normal((n, 3))) for n in (50, 20)]
+    fake_ref = reference.ReferenceStats("mnist5k", "test", per[0], per, ["0", "1"], 0, 2)
+    monkeypatch.setattr(reference, "reference_stats", lambda *a, **k: fake_ref)
+    out = tmp_path / "r.json"
+    res = CliRunner().invoke(commands.fid_command, [str(tmp_path / "fake"), "--ref", "mnist5k", "--per-class",
+                                                    "--device", "cpu", "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    data = json.loads(out.read_text())
+    assert data["n_real_per_class"] == [50, 20] and data["n_fake_per_cluster"] == [30, 30]
+    assert "kid_per_class" not in data  # cached statistics hold no features for KID
+
+
+def test_sample_count_and_features_of_arrays_and_stats():
+    from ucgan.errors import UcganError
+    from ucgan.metrics.frechet import GaussianStats
+
+    x = np.zeros((7, 3))
+    stats = GaussianStats.from_features(np.arange(12.0).reshape(4, 3))
+    assert commands._n_samples(x) == 7 and commands._n_samples(stats) == 4
+    assert commands._features(x) is x
+    with pytest.raises(UcganError, match="KID needs real features"):
+        commands._features(stats)

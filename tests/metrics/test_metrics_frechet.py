@@ -116,3 +116,12 @@ def test_lowrank_route_equals_full_route_for_few_samples():
     high = icfid([GaussianStats.from_features(s) for s in sets[:2]], sets)
     np.testing.assert_allclose(low.fid_matrix, high.fid_matrix, rtol=1e-6)
     np.testing.assert_array_equal(low.assignment, high.assignment)
+
+
+def test_covariance_of_starved_stats_is_a_clear_error():
+    one = GaussianStats.from_features(np.ones((1, 3)))
+    assert not one.valid
+    with pytest.raises(ValueError, match="at least 2"):
+        one.covariance()
+    two = GaussianStats.from_features(np.arange(6.0).reshape(2, 3))
+    assert two.covariance() is two.sigma

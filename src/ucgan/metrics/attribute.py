@@ -24,7 +24,7 @@ class AttributeAccuracy:
     component_to_class: np.ndarray
     mean: float
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "attribute_accuracy_independent": self.mean,
             "attribute_accuracy_independent_per_component": [None if np.isnan(v) else float(v) for v in self.per_component],

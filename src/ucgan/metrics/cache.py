@@ -77,7 +77,7 @@ class StatsCache:
             p,
             mu=np.asarray(stats.mu, np.float64),
             sigma=np.asarray(sigma, np.float64),
-            n=np.int64(stats.n),
+            n=np.asarray(stats.n, dtype=np.int64),
             key=np.array(json.dumps(dict(key_parts), sort_keys=True, default=str)),
         )
 

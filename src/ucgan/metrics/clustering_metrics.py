@@ -29,7 +29,7 @@ def kmeans_labels(features: np.ndarray, k: int, seed: int = 0, n_init: int = 10)
     if len(x) < k:
         raise ValueError(f"k-means with k={k} needs at least {k} samples, got {len(x)}")
     km = KMeans(n_clusters=k, init="k-means++", n_init=n_init, random_state=seed)
-    return km.fit_predict(x).astype(np.int64)
+    return np.asarray(km.fit_predict(x), dtype=np.int64)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -13,8 +13,16 @@ Kept import-light: the CLI imports this module at start-up.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
 
 import click
+
+if TYPE_CHECKING:  # annotations only: the CLI imports this module at start-up
+    import numpy as np
+    import torch
+
+    from .fid import FeaturesOrStats, Matching
+    from .reference import ReferenceStats
 
 _EXTS = {"bmp", "jpg", "jpeg", "pgm", "png", "ppm", "tif", "tiff", "webp", "npy"}
 
@@ -37,7 +45,7 @@ def image_files(path: Path) -> list[Path]:
     return sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower().lstrip(".") in _EXTS)
 
 
-def _read_uint8(p: Path) -> "np.ndarray":  # noqa: F821
+def _read_uint8(p: Path) -> np.ndarray:
     """One file as uint8 ``(3, H, W)``, read as clean-fid reads folders (PIL -> RGB; .npy as stored)."""
     import numpy as np
     from PIL import Image
@@ -56,7 +64,8 @@ def _read_uint8(p: Path) -> "np.ndarray":  # noqa: F821
         return np.asarray(im.convert("RGB")).transpose(2, 0, 1)
 
 
-def folder_features(path: Path, extractor, batch_size: int, device) -> "np.ndarray":  # noqa: ANN001, F821
+def folder_features(path: Path, extractor: Callable[[torch.Tensor], torch.Tensor], batch_size: int,
+                    device: torch.device | str) -> np.ndarray:
     """(N, 2048) Inception features of every image under ``path`` (recursive).
 
     Same reading and resizing as clean-fid's folder mode (PIL -> RGB uint8, per-channel PIL bicubic
@@ -85,10 +94,27 @@ def folder_features(path: Path, extractor, batch_size: int, device) -> "np.ndarr
     return np.concatenate(parts).astype(np.float32, copy=False)
 
 
-def _kid_fields(real, fake, subsets: int, subset_size: int) -> dict:  # noqa: ANN001
+def _kid_fields(real: np.ndarray, fake: np.ndarray, subsets: int, subset_size: int) -> dict[str, float | int]:
     from .kid import kid
 
     return kid(real, fake, subset_size=subset_size, n_subsets=subsets).to_dict()
+
+
+def _n_samples(x: FeaturesOrStats) -> int:
+    """Sample count of a feature array or of cached statistics."""
+    from .frechet import GaussianStats
+
+    return x.n if isinstance(x, GaussianStats) else len(x)
+
+
+def _features(x: FeaturesOrStats) -> np.ndarray:
+    """``x`` as a feature array; cached statistics (``--ref``) hold no features, which KID needs."""
+    from ..errors import UcganError
+    from .frechet import GaussianStats
+
+    if isinstance(x, GaussianStats):
+        raise UcganError("KID needs real features, not cached statistics (use --no-kid with --ref)")
+    return x
 
 
 @click.command("fid")
@@ -110,7 +136,7 @@ def _kid_fields(real, fake, subsets: int, subset_size: int) -> dict:  # noqa: AN
 @click.option("--batch-size", default=50, show_default=True, type=click.IntRange(1))
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the result as JSON here.")
-def fid_command(dirs: tuple[Path, ...], ref: str | None, params_path: str, per_class: bool, matching: str,
+def fid_command(dirs: tuple[Path, ...], ref: str | None, params_path: str, per_class: bool, matching: Matching,
                 with_kid: bool, kid_subsets: int, kid_subset_size: int, device: str, batch_size: int,
                 json_path: Path | None) -> None:
     """FID (and KID) between REAL_DIR and FAKE_DIR, or ICFID with --per-class; `FAKE_DIR --ref DATASET`
@@ -129,10 +155,10 @@ def fid_command(dirs: tuple[Path, ...], ref: str | None, params_path: str, per_c
     real_dir, fake_dir = (None, dirs[0]) if ref else (dirs[0], dirs[1])
     dev = resolve_device(device)
     ext = InceptionExtractor(None, device=dev, batch_size=batch_size)
-    out: dict = {"extractor": ext.id, "preprocessing": "clean-fid folder reading (PIL -> RGB uint8); "
+    out: dict[str, Any] = {"extractor": ext.id, "preprocessing": "clean-fid folder reading (PIL -> RGB uint8); "
                  "per-channel PIL bicubic float resize to 299x299; (x-128)/128",
                  "real_dir": str(real_dir) if real_dir else None, "fake_dir": str(fake_dir)}
-    refs = None
+    refs: ReferenceStats | None = None
     if ref:
         from .reference import reference_stats
 
@@ -141,25 +167,32 @@ def fid_command(dirs: tuple[Path, ...], ref: str | None, params_path: str, per_c
         with_kid = False  # the cache keeps mean and covariance, not the features KID needs
     if not per_class:
         ff = folder_features(fake_dir, ext, batch_size, dev)
-        fr = refs.all if refs else folder_features(real_dir, ext, batch_size, dev)
-        n_real = fr.n if refs else len(fr)
+        fr: FeaturesOrStats
+        if refs is not None:
+            fr = refs.all
+        else:
+            assert real_dir is not None  # two folders were given when there is no --ref
+            fr = folder_features(real_dir, ext, batch_size, dev)
+        n_real = _n_samples(fr)
         out.update({"fid": fid(fr, ff), "n_real": n_real, "n_fake": len(ff)})
         line = f"FID {out['fid']:.4f}"
         if with_kid:
-            out.update(_kid_fields(fr, ff, kid_subsets, kid_subset_size))
+            out.update(_kid_fields(_features(fr), ff, kid_subsets, kid_subset_size))
             line += f"  KID {out['kid']:.5f} ± {out['kid_std']:.5f}"
         click.echo(f"{line}  (real {n_real} {'from ' + ref if ref else 'images'}, fake {len(ff)} images)")
     else:
         fdirs = _subdirs(fake_dir)
-        if refs:
+        rf: list[FeaturesOrStats]
+        if refs is not None:
             rf = list(refs.per_class)
             rnames = refs.class_names
         else:
+            assert real_dir is not None  # two folders were given when there is no --ref
             rdirs = _subdirs(real_dir)
             rf = [folder_features(d, ext, batch_size, dev) for d in rdirs]
             rnames = [d.name for d in rdirs]
-        ff = [folder_features(d, ext, batch_size, dev) for d in fdirs]
-        res = icfid(rf, ff, matching=matching, device=str(dev) if dev.type == "cuda" else None)
+        ffs = [folder_features(d, ext, batch_size, dev) for d in fdirs]
+        res = icfid(rf, ffs, matching=matching, device=str(dev) if dev.type == "cuda" else None)
         names = [d.name for d in fdirs]
         out.update({
             "icfid": res.value, "matching": matching,
@@ -167,13 +200,13 @@ def fid_command(dirs: tuple[Path, ...], ref: str | None, params_path: str, per_c
             "icfid_per_class": res.per_class.tolist(),
             "assignment": {r: (names[c] if c >= 0 else None) for r, c in zip(rnames, res.assignment)},
             "fid_matrix": res.fid_matrix.tolist(),
-            "n_real_per_class": [(f.n if refs else len(f)) for f in rf], "n_fake_per_cluster": [len(f) for f in ff],
+            "n_real_per_class": [_n_samples(f) for f in rf], "n_fake_per_cluster": [len(f) for f in ffs],
         })
         if with_kid:
             # KID of each class against its matched cluster: unbiased, so small minority classes
             # are not penalised by sample size the way their FIDs are.
-            kids = [(_kid_fields(rf[y], ff[c], kid_subsets, kid_subset_size)["kid"]
-                     if c >= 0 and len(rf[y]) >= 2 and len(ff[c]) >= 2 else None)
+            kids = [(_kid_fields(_features(rf[y]), ffs[c], kid_subsets, kid_subset_size)["kid"]
+                     if c >= 0 and _n_samples(rf[y]) >= 2 and len(ffs[c]) >= 2 else None)
                     for y, c in enumerate(res.assignment)]
             out["kid_per_class"] = kids
         click.echo(f"ICFID {res.value:.4f}  ({matching} matching, {len(rnames)} classes, {len(fdirs)} clusters)")

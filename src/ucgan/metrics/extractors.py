@@ -199,7 +199,7 @@ def resize_clean(img: np.ndarray, size: int = INCEPTION_SIZE) -> np.ndarray:
     chans = []
     for c in range(img.shape[0]):
         pil = Image.fromarray(img[c].astype(np.float32))
-        out = pil.resize((size, size), resample=Image.BICUBIC)
+        out = pil.resize((size, size), resample=Image.Resampling.BICUBIC)
         chans.append(np.asarray(out, dtype=np.float32).clip(0, 255))
     if len(chans) == 1:
         chans = chans * 3
@@ -305,7 +305,7 @@ def load_inception(device: torch.device | str = "cpu") -> torch.jit.ScriptModule
 
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # torch.jit.load deprecation notice
-                net = torch.jit.load(str(path), map_location=dev)
+                net = torch.jit.load(str(path), map_location=dev)  # type: ignore[no-untyped-call]  # unannotated in torch
             _NETS[key] = net.eval()
         return _NETS[key]
 
@@ -364,8 +364,10 @@ class InceptionExtractor(FeatureExtractor):
         # optimized_execution(False): no TorchScript profiling/fusion re-optimisation per new batch
         # shape (the likely cause of 24 ms/image seen on an H100 with the profiling executor); the
         # network is convolutions that cuDNN/oneDNN run anyway, and the CPU speed is unchanged.
-        with torch.no_grad(), torch.jit.optimized_execution(False), _exact_float32():
-            return self.net((x255.to(self.device, torch.float32) - 128.0) / 128.0)
+        # torch.jit imports optimized_execution but leaves it out of __all__ (no explicit re-export).
+        with torch.no_grad(), torch.jit.optimized_execution(False), _exact_float32():  # type: ignore[attr-defined]
+            feats: torch.Tensor = self.net((x255.to(self.device, torch.float32) - 128.0) / 128.0)
+            return feats
 
     __call__ = network  # clean-fid calls ``model(batch)`` with the [0, 255] 299x299 batch
 

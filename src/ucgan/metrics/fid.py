@@ -9,7 +9,7 @@ generates a minority class from any code, gets a high ICFID even when its plain 
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal, Sequence, Union
+from typing import Any, Literal, Sequence, Union, cast
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -37,7 +37,7 @@ class ICFIDResult:
     fid_matrix: np.ndarray
     matching: str = "greedy"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "icfid": self.value,
             "icfid_per_class": self.per_class.tolist(),
@@ -150,8 +150,10 @@ def icfid(
         raise ValueError("icfid needs at least one real class and one fake cluster")
     sets = [*real_features_per_class, *fake_features_per_cluster]
     if device is None and _small_feature_sets(sets):
-        d = np.array([[frechet_distance_lowrank(r, f) for f in fake_features_per_cluster]
-                      for r in real_features_per_class], dtype=np.float64)
+        # _small_feature_sets checked that every set is an (N, d) feature array.
+        real_x = cast("list[np.ndarray]", list(real_features_per_class))
+        fake_x = cast("list[np.ndarray]", list(fake_features_per_cluster))
+        d = np.array([[frechet_distance_lowrank(r, f) for f in fake_x] for r in real_x], dtype=np.float64)
         return icfid_from_matrix(d, matching)
     real = [_as_stats(x) for x in real_features_per_class]
     fake = [_as_stats(x) for x in fake_features_per_cluster]

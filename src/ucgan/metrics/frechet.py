@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from typing import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import numpy as np
 import scipy.linalg
+
+if TYPE_CHECKING:
+    import torch
 
 #: Rows per chunk when accumulating statistics: bounds the float64 copy of a feature block.
 _CHUNK_ROWS = 4096
@@ -65,6 +68,12 @@ class GaussianStats:
     @property
     def valid(self) -> bool:
         return self.sigma is not None and self.n >= 2
+
+    def covariance(self) -> np.ndarray:
+        """``sigma``, or a ``ValueError`` for statistics of fewer than 2 samples (check :attr:`valid`)."""
+        if self.sigma is None:
+            raise ValueError(f"no covariance: the statistics hold {self.n} sample(s), at least 2 are needed")
+        return self.sigma
 
     @classmethod
     def from_features(cls, features: np.ndarray) -> "GaussianStats":
@@ -114,9 +123,11 @@ class RunningStats:
     def finalize(self) -> GaussianStats:
         if self.mean is None:
             raise ValueError("no features were accumulated (empty feature set)")
-        sigma = None if self.n < 2 else self.m2 / (self.n - 1)
-        if sigma is not None:
-            sigma = 0.5 * (sigma + sigma.T)  # exact symmetry for eigh
+        sigma: np.ndarray | None = None
+        if self.n >= 2:
+            assert self.m2 is not None  # set together with ``mean``
+            cov = self.m2 / (self.n - 1)
+            sigma = 0.5 * (cov + cov.T)  # exact symmetry for eigh
         return GaussianStats(mu=self.mean.copy(), sigma=sigma, n=self.n)
 
 
@@ -124,7 +135,7 @@ class RunningStats:
 def sqrtm_psd(sigma: np.ndarray) -> np.ndarray:
     """Symmetric PSD square root by ``eigh``; negative (round-off or rank-deficient) eigenvalues -> 0."""
     lam, vec = scipy.linalg.eigh(np.asarray(sigma, dtype=np.float64), driver="evd", check_finite=False)
-    return (vec * np.sqrt(np.clip(lam, 0.0, None))) @ vec.T
+    return np.asarray((vec * np.sqrt(np.clip(lam, 0.0, None))) @ vec.T)
 
 
 def trace_sqrt_product(sqrt_s1: np.ndarray, s2: np.ndarray) -> float:
@@ -163,7 +174,7 @@ def fid_from_stats(a: GaussianStats, b: GaussianStats) -> float:
     """Fréchet distance of two :class:`GaussianStats`; ``inf`` if either has fewer than 2 samples."""
     if not (a.valid and b.valid):
         return float("inf")
-    return frechet_distance(a.mu, a.sigma, b.mu, b.sigma)
+    return frechet_distance(a.mu, a.covariance(), b.mu, b.covariance())
 
 
 # ---------------------------------------------------------------------------- few samples
@@ -200,7 +211,7 @@ def frechet_distance_lowrank(x1: np.ndarray, x2: np.ndarray) -> float:
 
 
 # ---------------------------------------------------------------------------- torch route (GPU)
-def frechet_distance_torch(mu1, sigma1, mu2, sigma2) -> float:  # noqa: ANN001 (tensors or arrays)
+def frechet_distance_torch(mu1: Any, sigma1: Any, mu2: Any, sigma2: Any) -> float:  # tensors or arrays
     """Same symmetric route in torch float64, on the device of ``sigma1`` if it is a tensor.
 
     Useful when statistics already live on a GPU (cuSOLVER's ``eigh`` is much faster there).
@@ -217,21 +228,22 @@ def frechet_distance_torch(mu1, sigma1, mu2, sigma2) -> float:  # noqa: ANN001 (
     return _assemble(m1.cpu().numpy(), float(torch.trace(s1)), m2.cpu().numpy(), float(torch.trace(s2)), tr_sqrt)
 
 
-def _torch_sqrtm_psd(sigma):  # noqa: ANN001, ANN202
+def _torch_sqrtm_psd(sigma: torch.Tensor) -> torch.Tensor:
     import torch
 
     lam, vec = torch.linalg.eigh(sigma)
-    return (vec * lam.clamp_min(0).sqrt()) @ vec.T
+    root: torch.Tensor = (vec * lam.clamp_min(0).sqrt()) @ vec.T
+    return root
 
 
-def _torch_trace_sqrt(w, sigmas):  # noqa: ANN001, ANN202
+def _torch_trace_sqrt(w: torch.Tensor, sigmas: torch.Tensor) -> np.ndarray:
     """``tr sqrt(W S_c W)`` for a stack ``sigmas`` (B, d, d): one batched matmul + batched eigvalsh."""
     import torch
 
     a = w @ sigmas @ w
     a = 0.5 * (a + a.transpose(-1, -2))
     ev = torch.linalg.eigvalsh(a)
-    return ev.clamp_min(0).sqrt().sum(-1).cpu().numpy()
+    return np.asarray(ev.clamp_min(0).sqrt().sum(-1).cpu().numpy())
 
 
 # ---------------------------------------------------------------------------- all pairs
@@ -250,7 +262,7 @@ def fid_matrix(
     if len(dims) > 1:
         raise ValueError(f"feature dimensions differ between sets: {sorted(dims)}")
     fake_ok = [j for j, s in enumerate(fake) if s.valid]
-    fake_tr = {j: float(np.trace(fake[j].sigma)) for j in fake_ok}
+    fake_tr = {j: float(np.trace(fake[j].covariance())) for j in fake_ok}
     if device is not None:
         return _fid_matrix_torch(real, fake, fake_ok, fake_tr, out, device)
     with _blas_threads(dims.pop() if dims else 0):
@@ -258,23 +270,27 @@ def fid_matrix(
     return out
 
 
-def _fid_matrix_numpy(real, fake, fake_ok, fake_tr, out) -> None:  # noqa: ANN001
+def _fid_matrix_numpy(real: Sequence[GaussianStats], fake: Sequence[GaussianStats], fake_ok: list[int],
+                      fake_tr: dict[int, float], out: np.ndarray) -> None:
     for i, r in enumerate(real):
         if not r.valid:
             continue
         w = None
-        tr_r = float(np.trace(r.sigma))
+        r_sigma = r.covariance()
+        tr_r = float(np.trace(r_sigma))
         for j in fake_ok:
             f = fake[j]
-            if np.array_equal(r.mu, f.mu) and np.array_equal(r.sigma, f.sigma):
+            f_sigma = f.covariance()
+            if np.array_equal(r.mu, f.mu) and np.array_equal(r_sigma, f_sigma):
                 out[i, j] = 0.0
                 continue
             if w is None:
-                w = sqrtm_psd(r.sigma)
-            out[i, j] = _assemble(r.mu, tr_r, f.mu, fake_tr[j], trace_sqrt_product(w, f.sigma))
+                w = sqrtm_psd(r_sigma)
+            out[i, j] = _assemble(r.mu, tr_r, f.mu, fake_tr[j], trace_sqrt_product(w, f_sigma))
 
 
-def _fid_matrix_torch(real, fake, fake_ok, fake_tr, out, device):  # noqa: ANN001, ANN202
+def _fid_matrix_torch(real: Sequence[GaussianStats], fake: Sequence[GaussianStats], fake_ok: list[int],
+                      fake_tr: dict[int, float], out: np.ndarray, device: str) -> np.ndarray:
     import torch
 
     dev = torch.device(device)
@@ -285,15 +301,16 @@ def _fid_matrix_torch(real, fake, fake_ok, fake_tr, out, device):  # noqa: ANN00
     for i, r in enumerate(real):
         if not r.valid:
             continue
-        w = _torch_sqrtm_psd(torch.as_tensor(r.sigma, dtype=torch.float64, device=dev))
-        tr_r = float(np.trace(r.sigma))
+        r_sigma = r.covariance()
+        w = _torch_sqrtm_psd(torch.as_tensor(r_sigma, dtype=torch.float64, device=dev))
+        tr_r = float(np.trace(r_sigma))
         for start in range(0, len(fake_ok), chunk):
             idx = fake_ok[start : start + chunk]
-            stack = torch.stack([torch.as_tensor(fake[j].sigma, dtype=torch.float64, device=dev) for j in idx])
+            stack = torch.stack([torch.as_tensor(fake[j].covariance(), dtype=torch.float64, device=dev) for j in idx])
             trs = _torch_trace_sqrt(w, stack)
             for j, ts in zip(idx, trs):
                 f = fake[j]
-                if np.array_equal(r.mu, f.mu) and np.array_equal(r.sigma, f.sigma):
+                if np.array_equal(r.mu, f.mu) and np.array_equal(r_sigma, f.covariance()):
                     out[i, j] = 0.0
                 else:
                     out[i, j] = _assemble(r.mu, tr_r, f.mu, fake_tr[j], float(ts))

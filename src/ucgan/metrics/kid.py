@@ -44,7 +44,7 @@ def polynomial_kernel(a: np.ndarray, b: np.ndarray, degree: int = 3, coef0: floa
                       gamma: float | None = None) -> np.ndarray:
     """``(gamma * a @ b.T + coef0) ** degree``; ``gamma`` defaults to ``1 / d``."""
     g = 1.0 / a.shape[1] if gamma is None else gamma
-    return (g * (a @ b.T) + coef0) ** degree
+    return np.asarray((g * (a @ b.T) + coef0) ** degree)
 
 
 def mmd2_unbiased(x: np.ndarray, y: np.ndarray, degree: int = 3) -> float:

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +30,7 @@ class ModeMetrics:
     reverse_kl_uniform: float
     nearest_mode_shares: np.ndarray  # p: share of samples whose L2-nearest centre is mode k
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "modes_covered": self.modes_covered,
             "num_modes": self.num_modes,
@@ -40,7 +41,7 @@ class ModeMetrics:
         }
 
 
-def _std_per_dim(std: float | np.ndarray | list, k: int, d: int) -> np.ndarray:
+def _std_per_dim(std: float | np.ndarray | list[float] | list[list[float]], k: int, d: int) -> np.ndarray:
     s = np.asarray(std, dtype=np.float64)
     if s.ndim == 0:
         s = np.full((k, d), float(s))
@@ -99,7 +100,7 @@ def mode_metrics(
         dist2 = np.einsum("nkd,nkd->nk", diff, diff)     # L2 distance^2
         nearest = dist2.argmin(axis=1)
         counts += np.bincount(nearest, minlength=k)
-        inside = (np.abs(diff) < box[None]).all(axis=2)  # (n, k) per-coordinate box
+        inside = np.asarray((np.abs(diff) < box[None]).all(axis=2))  # (n, k) per-coordinate box
         hq = inside.any(axis=1)
         n_hq += int(hq.sum())
         if hq.any():

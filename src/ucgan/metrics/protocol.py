@@ -17,7 +17,7 @@
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence, cast
 
 import numpy as np
 import torch
@@ -71,7 +71,8 @@ def penultimate_preactivation(disc: nn.Module, x: torch.Tensor) -> torch.Tensor:
     body = getattr(disc, "body", disc)
     acts = [m for m in body.modules() if isinstance(m, _ACTIVATIONS)]
     if not acts:
-        out = disc.features(x) if hasattr(disc, "features") else body(x)
+        net = cast("Callable[[torch.Tensor], torch.Tensor]", disc.features if hasattr(disc, "features") else body)
+        out = net(x)
         return out.reshape(len(out), -1)
     captured: list[torch.Tensor] = []
     handle = acts[-1].register_forward_hook(lambda _m, inp, _out: captured.append(inp[0].detach()))
@@ -84,7 +85,7 @@ def penultimate_preactivation(disc: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return pre.reshape(len(pre), -1)
 
 
-def icfid_n(test_class_counts: Sequence[int], configured: int = 0) -> int:
+def icfid_n(test_class_counts: Sequence[int] | np.ndarray, configured: int = 0) -> int:
     """N of Algorithm 2: the configured ``icfid_n`` or the smallest test-class count (>= 2 for a covariance)."""
     counts = np.asarray(test_class_counts, dtype=np.int64)
     n = int(configured) if configured else int(counts.min()) if counts.size else 0

@@ -12,6 +12,7 @@ PNG exactly as the in-memory path quantises data (see :func:`ucgan.metrics.extra
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 import numpy as np
@@ -86,13 +87,17 @@ def reference_stats(dataset: str, params_path: str = "params.yaml", device: Any 
 
     k = real.num_classes
     all_stats = cache.get_or_compute({**base_key, "class": "all"}, lambda: GaussianStats.from_features(feats()))
+
+    def class_stats(y: int) -> GaussianStats:
+        return GaussianStats.from_features(feats()[y_real == y])
+
     per: list[GaussianStats] = []
     for y in (range(k) if per_class else ()):
         if not np.any(y_real == y):
             per.append(GaussianStats(mu=np.zeros(ext.dim), sigma=None, n=0))
             continue
         per.append(cache.get_or_compute({**base_key, "class": y},
-                                        lambda y=y: GaussianStats.from_features(feats()[y_real == y])))
+                                        functools.partial(class_stats, y)))
     names = [str(n) for n in real.manifest.get("class_names", range(k))]
     return ReferenceStats(dataset, split_name, all_stats, per, names, cache.hits, cache.misses)
 

@@ -33,8 +33,9 @@ Protocol (the choices the papers leave open are written here, once):
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Iterator, Literal, cast
 
 import numpy as np
 import torch
@@ -126,7 +127,9 @@ def choose_real_split(train: Split, test: Split | None, profile: EvalProfile) ->
     return ("test", test) if counts.min() >= profile.min_real_per_class else ("train", train)
 
 
-def _sample_stream(method: Any, n: int, component: int | None, batch: int, gen: torch.Generator):
+def _sample_stream(
+    method: Any, n: int, component: int | None, batch: int, gen: torch.Generator
+) -> Iterator[torch.Tensor]:
     done = 0
     while done < n:
         b = min(batch, n - done)
@@ -268,10 +271,14 @@ def evaluate_method(
 
     real_all = cache.get_or_compute({**base_key, "class": "all"}, lambda: GaussianStats.from_features(real_features()))
     sub_y = y_real[per_class_idx]
+
+    def real_class_stats(y: int) -> GaussianStats:
+        return GaussianStats.from_features(real_features()[per_class_idx[sub_y == y]])
+
     real_cls = [
         cache.get_or_compute(
             {**base_key, "class": y, "per_class": {"n": n_icfid, "seed": profile.seed}},
-            lambda y=y: GaussianStats.from_features(real_features()[per_class_idx[sub_y == y]]),
+            functools.partial(real_class_stats, y),
         )
         for y in range(k)
     ]
@@ -450,7 +457,8 @@ def evaluate_method(
 
         def sample_fn(n: int, c: int) -> torch.Tensor:
             with torch.no_grad():
-                return method.sample(n, c, cgen).detach()
+                x: torch.Tensor = method.sample(n, c, cgen).detach()
+                return x
 
         if classifier is not None:
             t0 = time.perf_counter()
@@ -488,4 +496,4 @@ def evaluate_method(
     result["stats_cache"] = {"hits": cache.hits - hits0, "misses": cache.misses - misses0}
     seconds["total"] = time.perf_counter() - t_start
     result["seconds"] = seconds
-    return json_safe(result)
+    return cast("dict[str, Any]", json_safe(result))
