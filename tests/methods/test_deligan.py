@@ -75,7 +75,7 @@ def test_sigma_regulariser_pulls_sigma_towards_one() -> None:
     assert means[50.0] > 0.2 + 0.02          # pulled up from its 0.2 start
     assert means[50.0] > means[0.0] + 0.01   # by the regulariser, not by the adversarial loss
     m = _method()
-    assert float(m.latent.sigma_regulariser()) == pytest.approx(0.64)  # (1 - 0.2)^2
+    assert float(m.latent.sigma_regulariser().detach()) == pytest.approx(0.64)  # (1 - 0.2)^2
 
 
 def test_state_round_trip_weights_only() -> None:

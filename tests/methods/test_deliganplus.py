@@ -65,3 +65,38 @@ def test_state_round_trip_weights_only() -> None:
     x = torch.rand(4, 1, 28, 28)
     torch.testing.assert_close(m.E(x), m2.E(x))
     assert torch.equal(m.assign(x), m2.assign(x))
+
+
+def test_responsibilities_match_the_mixture_density() -> None:
+    import math
+
+    from ucgan.methods.deliganplus import diagonal_responsibilities
+
+    mu = torch.tensor([[0.0, 0.0], [2.0, 0.0]])
+    sigma = torch.tensor([[1.0, 1.0], [0.5, 0.5]])
+    pi = torch.tensor([0.3, 0.7])
+    z = torch.tensor([[0.5, 0.2]])
+    dens = [pi[k] * torch.exp(torch.distributions.Normal(mu[k], sigma[k]).log_prob(z[0]).sum()) for k in range(2)]
+    expected = torch.stack(dens) / sum(dens)
+    torch.testing.assert_close(diagonal_responsibilities(z, mu, sigma, pi)[0], expected)
+    assert math.isclose(float(diagonal_responsibilities(torch.randn(5, 2), mu, sigma, pi).sum(1).mean()), 1.0, rel_tol=1e-6)
+
+
+def test_rho_update_ablation_learns_the_mixing() -> None:
+    import numpy as np
+
+    m = _method(encoder_loss="u2c", rho_update=True, rho_lr=0.5)
+    assert "mix" in m.modules()
+    np.testing.assert_allclose(m.mixing(), np.full(3, 1 / 3))
+    for step in range(5):
+        out = m.train_step(torch.rand(8, 2) * 2 - 1, step, 10)
+    assert "pi_max" in out
+    mix = m.mixing()
+    assert np.isclose(mix.sum(), 1.0) and np.abs(mix - 1 / 3).max() > 1e-4
+    buf = io.BytesIO()
+    torch.save(m.state_dict(), buf)
+    buf.seek(0)
+    m2 = _method(encoder_loss="u2c", rho_update=True)
+    m2.load_state_dict(torch.load(buf, weights_only=True))
+    np.testing.assert_array_equal(m2.mixing(), mix)
+    assert _method().mixing() is None and "mix" not in _method().modules()  # D.5 default: uniform

@@ -81,11 +81,13 @@ class MixtureLatent(nn.Module):
     def k(self) -> int:
         return self.mu.shape[0]
 
-    def sample(self, n: int, component: int | None = None,
-               generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """(z (n, d), component ids (n,)): components uniform, or all ``component``."""
+    def sample(self, n: int, component: int | None = None, generator: torch.Generator | None = None,
+               probs: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(z (n, d), component ids (n,)): components uniform (or drawn from ``probs``), or all ``component``."""
         dev = self.mu.device
-        if component is None:
+        if component is None and probs is not None:
+            c = torch.multinomial(probs, n, replacement=True, generator=generator)
+        elif component is None:
             c = torch.randint(0, self.k, (n,), device=dev, generator=generator)
         else:
             c = torch.full((n,), int(component), dtype=torch.long, device=dev)
@@ -118,6 +120,15 @@ class DeLiGAN(Method):
         self._penalty = lipschitz_penalty if cfg.penalty == "lp" else gradient_penalty
 
     # ------------------------------------------------------------------ hooks for subclasses
+    def _draw(self, n: int, component: int | None = None,
+              generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Latents and their components (DeLiGAN: uniform components)."""
+        return self.latent.sample(n, component, generator)
+
+    def _after_g_step(self, z: torch.Tensor, c: torch.Tensor, d_fake: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Called after G's update with the latents and the critic's (detached) values of their samples."""
+        return {}
+
     def _extra_g_loss(self, x: torch.Tensor, z: torch.Tensor, c: torch.Tensor) -> dict[str, torch.Tensor]:
         """Extra terms minimised with G's loss (weighted, scalar), keyed by name. DeLiGAN: none."""
         return {}
@@ -131,7 +142,7 @@ class DeLiGAN(Method):
         b = real.shape[0]
         for _ in range(cfg.n_critic):
             with torch.no_grad():
-                fake = self.G(self.latent.sample(b)[0])
+                fake = self.G(self._draw(b)[0])
             d_adv = d_wasserstein(self.D(real), self.D(fake))
             pen = self._penalty(self.D, real, fake)
             self.opt_d.zero_grad(set_to_none=True)
@@ -139,9 +150,10 @@ class DeLiGAN(Method):
             self.opt_d.step()
 
         self.D.requires_grad_(False)  # only G's (and mu, sigma's) gradients are needed here
-        z, c = self.latent.sample(b)
+        z, c = self._draw(b)
         x = self.G(z)
-        g_adv = g_wasserstein(self.D(x))
+        d_fake = self.D(x).reshape(-1)
+        g_adv = g_wasserstein(d_fake)
         sigma_reg = self.latent.sigma_regulariser()
         extra = self._extra_g_loss(x, z, c)
         total = g_adv + cfg.sigma_weight * sigma_reg + sum(extra.values(), torch.zeros((), device=self.device))
@@ -152,6 +164,7 @@ class DeLiGAN(Method):
         for o in opts:
             o.step()
         self.D.requires_grad_(True)
+        extra = extra | self._after_g_step(z.detach(), c, d_fake.detach())
         out = {"d_loss": d_adv.detach(), "penalty": pen.detach(), "g_loss": g_adv.detach(),
                "sigma_reg": sigma_reg.detach(), "sigma_mean": self.latent.sigma.detach().abs().mean()}
         return out | {k: v.detach() for k, v in extra.items()}
@@ -159,7 +172,7 @@ class DeLiGAN(Method):
     # ------------------------------------------------------------------ inference
     @torch.no_grad()
     def sample(self, n: int, component: int | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
-        return self.G(self.latent.sample(n, component, generator)[0])
+        return self.G(self._draw(n, component, generator)[0])
 
     def assign(self, x: torch.Tensor) -> torch.Tensor | None:
         return None  # no encoder: the evaluation runs k-means on `features`

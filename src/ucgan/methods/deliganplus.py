@@ -17,6 +17,12 @@ explicit reparameterisation (the component is known, so the prototype is mu_c it
 Gumbel-softmax mix of means); assignment is then SLOGAN's argmax_c cos(E(x), mu_c). The same
 weight ``encoder_weight`` applies (SLOGAN's lambda: 4 on MNIST-2).
 
+``rho_update: true`` (with ``encoder_loss: u2c``: SLOGAN Table 4 / 8, "DeLiGAN with l_U2C and implicit
+rho update") also learns the mixing weights pi = softmax(rho): components are drawn from pi and rho
+takes SLOGAN's Eq. 7 step ``rho -= rho_lr * mean_b (q(c|z_b) - pi_c) l_adv(z_b)``, with the
+responsibilities q(c|z) of the diagonal mixture and the per-sample adversarial loss (the paper
+reports that the prior then collapses onto one component). :meth:`mixing` returns pi in that case.
+
 Departures: as DeLiGAN's (benchmark networks, WGAN critic with Lipschitz penalty, K = number of
 classes). D.5 does not say how E is optimised; we use a separate Adam at G's learning rate, as for
 SLOGAN's E (appendix E.1). The U2C variant keeps lambda and the margin constant (SLOGAN decays them).
@@ -24,8 +30,10 @@ SLOGAN's E (appendix E.1). The U2C variant keeps lambda and the margin constant 
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Literal
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -44,12 +52,35 @@ class DeLiGANPlusConfig(DeLiGANConfig):
     encoder_weight: float = 10.0                # lambda_CE (D.5: 10); for u2c, SLOGAN's lambda
     u2c_scale: float = 4.0                      # s of the U2C loss (u2c only)
     u2c_margin: float = 0.5                     # m, additive angular margin (u2c only)
+    rho_update: bool = False                    # learn the mixing weights by SLOGAN's Eq. 7 (ablation; off = D.5)
+    rho_lr: float = 0.002                       # gamma of the rho step (SLOGAN MNIST-2: 0.002)
 
     def validate(self, where: str) -> None:
         super().validate(where)
         require(self.encoder_weight >= 0, f"{where}.encoder_weight", "must be >= 0")
+        require(self.rho_lr > 0, f"{where}.rho_lr", "must be positive")
         require(self.u2c_scale > 0, f"{where}.u2c_scale", "must be positive")
         require(0 <= self.u2c_margin < 1.5, f"{where}.u2c_margin", "must be in [0, 1.5)")
+
+
+class MixingLogits(nn.Module):
+    """rho (a buffer: it is updated by the Eq. 7 estimate, not by an optimiser); pi = softmax(rho)."""
+
+    def __init__(self, k: int) -> None:
+        super().__init__()
+        self.register_buffer("rho", torch.full((k,), 1.0 / k))
+
+    @property
+    def pi(self) -> torch.Tensor:
+        return torch.softmax(self.rho, dim=0)
+
+
+def diagonal_responsibilities(z: torch.Tensor, mu: torch.Tensor, sigma: torch.Tensor, pi: torch.Tensor) -> torch.Tensor:
+    """q(c|z) of the mixture sum_c pi_c N(z; mu_c, diag sigma_c^2), shape (B, K)."""
+    var = sigma.pow(2).clamp_min(1e-12)                                   # (K, d)
+    diff = z[:, None, :] - mu[None]                                       # (B, K, d)
+    log_n = -0.5 * (diff.pow(2) / var + var.log() + math.log(2 * math.pi)).sum(-1)
+    return torch.softmax(log_n + pi.clamp_min(1e-30).log(), dim=1)
 
 
 @register
@@ -65,6 +96,22 @@ class DeLiGANPlus(DeLiGAN):
         out = self.num_components if cfg.encoder_loss == "ce" else cfg.latent_dim
         self.E = build_encoder(info, out, cfg.width).to(device)
         self.opt_e = torch.optim.Adam(self.E.parameters(), lr=cfg.lr, betas=cfg.betas)
+        self.mix = MixingLogits(self.num_components).to(device) if cfg.rho_update else None
+
+    def _draw(self, n: int, component: int | None = None,
+              generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        probs = None if self.mix is None else self.mix.pi
+        return self.latent.sample(n, component, generator, probs=probs)
+
+    @torch.no_grad()
+    def _after_g_step(self, z: torch.Tensor, c: torch.Tensor, d_fake: torch.Tensor) -> dict[str, torch.Tensor]:
+        if self.mix is None:
+            return {}
+        pi = self.mix.pi
+        resp = diagonal_responsibilities(z, self.latent.mu.detach(), self.latent.sigma.detach(), pi)
+        l_adv = -d_fake  # per-sample adversarial loss of G
+        self.mix.rho.sub_(self.cfg.rho_lr * ((resp - pi).t() @ l_adv) / z.shape[0])
+        return {"pi_max": self.mix.pi.max()}
 
     def _extra_g_loss(self, x: torch.Tensor, z: torch.Tensor, c: torch.Tensor) -> dict[str, torch.Tensor]:
         cfg = self.cfg
@@ -88,8 +135,12 @@ class DeLiGANPlus(DeLiGAN):
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.E(x)
 
+    def mixing(self) -> np.ndarray | None:
+        """pi = softmax(rho) with ``rho_update``; else None (DeLiGAN's uniform mixing)."""
+        return None if self.mix is None else self.mix.pi.detach().double().cpu().numpy()
+
     def modules(self) -> dict[str, nn.Module]:
-        return super().modules() | {"E": self.E}
+        return super().modules() | {"E": self.E} | ({"mix": self.mix} if self.mix is not None else {})
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return super().optimizers() | {"E": self.opt_e}
