@@ -84,3 +84,11 @@ def test_state_round_trip_weights_only() -> None:
     torch.testing.assert_close(m.sample(4, 0, generator=g1), m2.sample(4, 0, generator=g2))
     x = torch.rand(4, 1, 28, 28)
     torch.testing.assert_close(m.features(x), m2.features(x))
+
+
+def test_encoder_has_no_spectral_norm_unless_asked() -> None:
+    def has_sn(m) -> bool:
+        return any("parametrizations" in n for n, _ in m.E.named_parameters())
+
+    assert not has_sn(_method())  # the official encoder: bounded logits would fight the beta_c term
+    assert has_sn(_method(encoder_spectral_norm=True))

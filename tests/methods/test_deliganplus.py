@@ -100,3 +100,11 @@ def test_rho_update_ablation_learns_the_mixing() -> None:
     m2.load_state_dict(torch.load(buf, weights_only=True))
     np.testing.assert_array_equal(m2.mixing(), mix)
     assert _method().mixing() is None and "mix" not in _method().modules()  # D.5 default: uniform
+
+
+def test_encoder_is_slogans_unless_asked() -> None:
+    def has_sn(m) -> bool:
+        return any("parametrizations" in n for n, _ in m.E.named_parameters())
+
+    assert has_sn(_method())  # SLOGAN's 2-D encoder (Table 11: SN on every layer)
+    assert not has_sn(_method(encoder_spectral_norm=False))

@@ -18,8 +18,9 @@ is what the evaluation does with :meth:`features` (``assign`` returns None). Mix
 
 Where this implementation departs from the paper:
 
-* Networks: the benchmark's appendix-E G, D and E (:mod:`ucgan.nets`); E has ``latent_dim +
-  feature_dim`` outputs (official MNIST: 30 + 120).
+* Networks: the benchmark's appendix-E G, D and E (:mod:`ucgan.nets`); E is the appendix-E encoder
+  trunk with ``latent_dim + feature_dim`` outputs (official MNIST: 30 + 120), without spectral norm
+  by default as the official encoder (``encoder_spectral_norm``).
 * The crop is drawn per sample (the official code applies one random crop to the whole batch), with
   torchvision's default aspect ratios (3/4 to 4/3). Points and vectors have no crop: the second view
   is the sample with Gaussian jitter of std ``aug_noise`` (ours).
@@ -38,7 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import require
-from ..nets import build_discriminator, build_encoder, build_generator
+from ..nets import build_discriminator, build_generator
 from . import register
 from .base import DataInfo, Method, MethodConfig
 from .losses import d_wasserstein, g_wasserstein, gradient_penalty, lipschitz_penalty
@@ -62,6 +63,7 @@ class CDGANConfig(MethodConfig):
     e_batch_mult: int = 4                # E's batch = e_batch_mult * batch_size (official: 256 vs 64)
     crop_min_area: float = 0.7           # images: random resized crop keeps this share of the area at least
     aug_noise: float = 0.02              # points/vectors: std of the jitter making the second view (ours)
+    encoder_spectral_norm: bool = False  # spectral norm on E's layers (official E: none; SLOGAN's 2-D E: SN)
 
     def validate(self, where: str) -> None:
         super().validate(where)
@@ -123,7 +125,8 @@ class CDGAN(Method):
         k, d = self.num_components, cfg.latent_dim
         self.G = build_generator(info, d + k, cfg.width).to(device)
         self.D = build_discriminator(info, 1, cfg.width).to(device)
-        self.E = build_encoder(info, d + cfg.feature_dim, cfg.width).to(device)
+        self.E = build_discriminator(info, d + cfg.feature_dim, cfg.width,
+                                     spectral_norm=cfg.encoder_spectral_norm).to(device)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
         self.opt_e = torch.optim.Adam(self.E.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr * cfg.d_lr_mult, betas=cfg.betas)

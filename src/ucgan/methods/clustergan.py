@@ -16,7 +16,12 @@ official code). A real sample is assigned to ``argmax E_c(x)``; the k-means feat
 Where this implementation departs from the paper:
 
 * Networks: the benchmark's appendix-E networks (:mod:`ucgan.nets`) for G, D and E, not the
-  paper's; E is the appendix-E encoder (spectral norm on the MLPs) with ``latent_dim + K`` outputs.
+  paper's; E is the appendix-E encoder trunk with ``latent_dim + K`` outputs, *without* the spectral
+  norm SLOGAN's 2-D encoder has (``encoder_spectral_norm``; the official ClusterGAN encoder has none).
+  Why it matters: with spectral norm the encoder's logits are Lipschitz-bounded, so the beta_c = 10
+  cross-entropy can only fall by pushing G's samples apart, off the modes. Measured on a 1:3
+  8-Gaussian ring (3,000 steps, the ring8-1to3 settings, seed 0): with spectral norm FID 0.87 and 0/8
+  modes covered, without it FID 0.016 and 5/8.
 * The squared error is averaged over z_n's dimensions (the official code's ``reduce_mean``), the
   paper writes the sum; with beta_n = 10 this is the official weighting.
 * The params.yaml CPU profile runs one critic step per generator step and the TTUR learning rates
@@ -33,7 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import require
-from ..nets import build_discriminator, build_encoder, build_generator
+from ..nets import build_discriminator, build_generator
 from . import register
 from .base import DataInfo, Method, MethodConfig
 from .losses import d_wasserstein, g_wasserstein, gradient_penalty, lipschitz_penalty
@@ -52,6 +57,7 @@ class ClusterGANConfig(MethodConfig):
     sigma_n: float = 0.1                 # std of z_n (paper: 0.1)
     beta_n: float = 10.0                 # weight of the z_n cycle loss (paper/official: 10)
     beta_c: float = 10.0                 # weight of the z_c cross-entropy (paper/official: 10)
+    encoder_spectral_norm: bool = False  # spectral norm on E's layers (official E: none; SLOGAN's 2-D E: SN)
 
     def validate(self, where: str) -> None:
         super().validate(where)
@@ -76,7 +82,9 @@ class ClusterGAN(Method):
         k, d = self.num_components, cfg.latent_dim
         self.G = build_generator(info, d + k, cfg.width).to(device)
         self.D = build_discriminator(info, 1, cfg.width).to(device)
-        self.E = build_encoder(info, d + k, cfg.width).to(device)  # [z_n estimate, K logits]
+        # E: the appendix-E encoder trunk with [z_n estimate, K logits] outputs; without spectral norm by
+        # default, as the official encoder (see the module doc)
+        self.E = build_discriminator(info, d + k, cfg.width, spectral_norm=cfg.encoder_spectral_norm).to(device)
         self.opt_ge = torch.optim.Adam(list(self.G.parameters()) + list(self.E.parameters()), lr=cfg.lr, betas=cfg.betas)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr * cfg.d_lr_mult, betas=cfg.betas)
         self._penalty = gradient_penalty if cfg.penalty == "gp" else lipschitz_penalty

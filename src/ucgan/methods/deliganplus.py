@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import require
-from ..nets import build_encoder
+from ..nets import build_discriminator, build_encoder
 from . import register
 from .base import DataInfo
 from .deligan import DeLiGAN, DeLiGANConfig
@@ -52,6 +52,7 @@ class DeLiGANPlusConfig(DeLiGANConfig):
     encoder_weight: float = 10.0                # lambda_CE (D.5: 10); for u2c, SLOGAN's lambda
     u2c_scale: float = 4.0                      # s of the U2C loss (u2c only)
     u2c_margin: float = 0.5                     # m, additive angular margin (u2c only)
+    encoder_spectral_norm: bool = True          # SLOGAN's encoder (Table 11/13: SN on the MLPs); false = plain trunk
     rho_update: bool = False                    # learn the mixing weights by SLOGAN's Eq. 7 (ablation; off = D.5)
     rho_lr: float = 0.002                       # gamma of the rho step (SLOGAN MNIST-2: 0.002)
 
@@ -94,7 +95,8 @@ class DeLiGANPlus(DeLiGAN):
         super().__init__(cfg, info, device)
         self.cfg: DeLiGANPlusConfig = cfg
         out = self.num_components if cfg.encoder_loss == "ce" else cfg.latent_dim
-        self.E = build_encoder(info, out, cfg.width).to(device)
+        self.E = (build_encoder(info, out, cfg.width) if cfg.encoder_spectral_norm
+                  else build_discriminator(info, out, cfg.width)).to(device)
         self.opt_e = torch.optim.Adam(self.E.parameters(), lr=cfg.lr, betas=cfg.betas)
         self.mix = MixingLogits(self.num_components).to(device) if cfg.rho_update else None
 
