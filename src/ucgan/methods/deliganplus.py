@@ -26,6 +26,9 @@ reports that the prior then collapses onto one component). :meth:`mixing` return
 Departures: as DeLiGAN's (benchmark networks, WGAN critic with Lipschitz penalty, K = number of
 classes). D.5 does not say how E is optimised; we use a separate Adam at G's learning rate, as for
 SLOGAN's E (appendix E.1). The U2C variant keeps lambda and the margin constant (SLOGAN decays them).
+E keeps SLOGAN's spectral norm on the 2-D/vector MLPs (``encoder_spectral_norm: false`` drops it): with
+cross-entropy its Lipschitz-bounded logits make lambda_CE = 10 push samples apart; on a 1:3 ring (3,000
+steps, seed 0) 2/8 modes were covered with SN, 3/8 without, and 8/8 with ``encoder_weight: 1``.
 """
 from __future__ import annotations
 
