@@ -60,3 +60,34 @@ def test_uniform_codes_and_state_round_trip() -> None:
     m.eval(), m2.eval()
     g1, g2 = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)
     torch.testing.assert_close(m.sample(5, generator=g1), m2.sample(5, generator=g2))
+
+
+def test_given_prior_draws_codes_from_it_and_is_the_mixing() -> None:
+    import numpy as np
+
+    from ucgan.errors import ConfigError
+    from ucgan.stages_params import method_config
+
+    m = _method(prior=(2.0, 1.0, 1.0))  # normalised to .5/.25/.25
+    np.testing.assert_allclose(m.mixing(), [0.5, 0.25, 0.25])
+    c, _, _ = m._codes(6000, None, torch.Generator().manual_seed(0))
+    shares = torch.bincount(c, minlength=3).double() / 6000
+    np.testing.assert_allclose(shares.numpy(), [0.5, 0.25, 0.25], atol=0.03)
+    c, _, _ = m._codes(5, 1, None)
+    assert bool((c == 1).all())  # a given component is still that component
+    out = m.train_step(torch.rand(8, 2) * 2 - 1, 0, 10)
+    assert all(torch.isfinite(v) for v in out.values())
+    with pytest.raises(ConfigError, match="prior"):
+        _method(prior=(0.5, 0.5))  # 2 shares for 3 categories
+    with pytest.raises(ConfigError, match="prior"):
+        method_config({"methods": {"infogan": {"default": {"prior": [0.5, -0.1, 0.6]}}}}, "infogan", "")
+    cfg = method_config({"methods": {"infogan": {"default": {"prior": [0.1, 0.2, 0.3, 0.4]}}}}, "infogan", "")
+    assert cfg.prior == (0.1, 0.2, 0.3, 0.4)
+
+
+def test_default_prior_is_unchanged_uniform() -> None:
+    m = _method()
+    assert m.cfg.prior == () and m.mixing() is None
+    g = torch.Generator().manual_seed(5)
+    c, _, _ = m._codes(10, None, g)
+    assert torch.equal(c, torch.randint(0, 3, (10,), generator=torch.Generator().manual_seed(5)))

@@ -10,6 +10,11 @@ separate network (the CGPGAN paper's InfoGAN baseline, §4.1). Adversarial loss:
 The uniform prior is the point of the baseline: with imbalanced attributes the categories cannot
 match the classes one-to-one, so :meth:`mixing` returns None (the evaluation then records the
 uniform shares the method assumes).
+
+``prior: [p_1, ..., p_K]`` fixes the categorical prior to a given vector instead (InfoGAN "with the
+optimal prior", CGPGAN Fig. 3 with the true .1/.2/.3/.4): codes are drawn from it and
+:meth:`mixing` returns it. Only an explicit vector is accepted (the method never sees labels);
+it is normalised to sum to 1. Empty (the default) keeps the uniform prior, bit for bit.
 """
 from __future__ import annotations
 
@@ -41,9 +46,12 @@ class InfoGANConfig(MethodConfig):
     lr: float = 2.0e-4               # D (and Q)
     g_lr_mult: float = 5.0           # G lr = g_lr_mult * lr (InfoGAN: 1e-3 vs 2e-4)
     betas: tuple[float, float] = (0.5, 0.999)
+    prior: tuple[float, ...] = ()    # fixed categorical prior, one share per category ([] = uniform, InfoGAN)
 
     def validate(self, where: str) -> None:
         super().validate(where)
+        require(all(p >= 0 for p in self.prior) and (not self.prior or sum(self.prior) > 0), f"{where}.prior",
+                "must be non-negative shares with a positive sum (or [] for the uniform prior)")
         require(self.continuous_codes >= 0, f"{where}.continuous_codes", "must be >= 0")
         require(self.lambda_cat >= 0 and self.lambda_cont >= 0, f"{where}.lambda_cat/lambda_cont", "must be >= 0")
         require(self.lr > 0 and self.g_lr_mult > 0, f"{where}.lr/g_lr_mult", "must be positive")
@@ -52,7 +60,7 @@ class InfoGANConfig(MethodConfig):
 
 @register
 class InfoGAN(Method):
-    """InfoGAN with a uniform categorical code (+ optional continuous codes) and a Q head."""
+    """InfoGAN with a uniform (or given) categorical code (+ optional continuous codes) and a Q head."""
 
     name = "infogan"
     representation_name = "Q(x) (InfoGAN code head)"
@@ -62,6 +70,11 @@ class InfoGAN(Method):
         super().__init__(cfg, info, device)
         self.cfg: InfoGANConfig = cfg
         k, u = self.num_components, cfg.continuous_codes
+        require(not cfg.prior or len(cfg.prior) == k, f"methods.{self.name}.prior",
+                f"has {len(cfg.prior)} shares for {k} categories (num_components, 0 = number of classes)")
+        p = np.asarray(cfg.prior, dtype=np.float64)
+        self._prior_np = p / p.sum() if cfg.prior else None
+        self._prior = None if self._prior_np is None else torch.tensor(self._prior_np, dtype=torch.float32, device=device)
         g_in = cfg.latent_dim + k + u
         q_out = k + u
         if cfg.arch == "paper":
@@ -84,7 +97,9 @@ class InfoGAN(Method):
     # ------------------------------------------------------------------ helpers
     def _codes(self, n: int, component: int | None, generator: torch.Generator | None):
         k = self.num_components
-        if component is None:
+        if component is None and self._prior is not None:
+            c = torch.multinomial(self._prior, n, replacement=True, generator=generator)
+        elif component is None:
             c = torch.randint(0, k, (n,), device=self.device, generator=generator)
         else:
             c = torch.full((n,), int(component), dtype=torch.long, device=self.device)
@@ -152,7 +167,8 @@ class InfoGAN(Method):
         return self._adv_and_q(x)[1]
 
     def mixing(self) -> np.ndarray | None:
-        return None  # the uniform prior it assumes
+        """The given prior when ``prior`` is set, else None (the uniform prior it assumes)."""
+        return None if self._prior_np is None else self._prior_np.copy()
 
     # ------------------------------------------------------------------ state
     def modules(self) -> dict[str, nn.Module]:
