@@ -13,8 +13,8 @@ import io
 import numpy as np
 import pytest
 import torch
-
 from test_infoscc import make_artifacts  # noqa: E402  (same folder; pytest puts it on sys.path)
+
 from ucgan.methods import DataInfo, available, get_method
 
 CPU = torch.device("cpu")

@@ -10,8 +10,8 @@ import io
 import numpy as np
 import pytest
 import torch
-
 from test_infoscc import make_artifacts  # noqa: E402  (same folder; pytest puts it on sys.path)
+
 from ucgan.errors import ConfigError
 from ucgan.methods import get_method
 from ucgan.methods.pgmgan import guide_loss

@@ -41,8 +41,15 @@ from ..errors import ConfigError, DataError
 from ..nets import build_discriminator, build_generator
 from . import register
 from .base import DataInfo, Method, MethodConfig
-from .infoscc import (check_components, classifier_from_state, load_clusters, load_frozen_classifier,
-                      load_frozen_encoder, module_fingerprint, same_fingerprint)
+from .infoscc import (
+    check_components,
+    classifier_from_state,
+    load_clusters,
+    load_frozen_classifier,
+    load_frozen_encoder,
+    module_fingerprint,
+    same_fingerprint,
+)
 from .losses import d_hinge, g_wasserstein
 
 
