@@ -19,6 +19,9 @@ k-means clusters of the discriminator's own features, re-computed during trainin
   batch (per-centre learning rate 1 / samples seen).
 
 The number of clusters k is ``num_components`` (0 = number of classes, see :class:`SCGANConfig`).
+Table 6's ablations are switches: ``match_clusters: false`` (no Eq. 3 matching), ``init_from_old:
+false`` (re-clustering from k-means++ instead of the old means), both off; params.yaml names them as
+variants (``scgan-nomatch``, ``scgan-noinit``, ``scgan-nomatch-noinit``).
 """
 from __future__ import annotations
 
@@ -61,6 +64,8 @@ class SCGANConfig(MethodConfig):
     cluster_samples: int = 25000    # size of the fixed clustering subset (2-D: 10000)
     kmeans_n_init: int = 10         # k-means++ restarts of the first clustering (appendix A)
     clustering: Literal["batch", "online"] = "batch"
+    match_clusters: bool = True     # Eq. 3 Hungarian matching of new to old clusters (Table 6 ablation: off)
+    init_from_old: bool = True      # Eq. 2 k-means from the old clusters' means (Table 6 ablation: off = k-means++)
     online_start: int = 25000       # online variant: steps with the fixed first clustering
 
     def validate(self, where: str) -> None:
@@ -207,17 +212,18 @@ class SCGAN(Method):
         self.D_snap.load_state_dict(self.D.state_dict())
         feats = self._feats(self.D_snap, x).double().cpu().numpy()
         seed = int(torch.randint(0, 2**31 - 1, ()).item())
-        if old is None:  # first clustering: k-means++ with restarts
+        if old is None or not self.cfg.init_from_old:  # first clustering (or the no-init ablation): k-means++
             km = KMeans(n_clusters=k, init="k-means++", n_init=self.cfg.kmeans_n_init, random_state=seed).fit(feats)
-            mapping = np.arange(k)
-            lost = 0
         else:  # Eq. 2: start from the old clusters' means under the new features
             rng = np.random.default_rng(seed)
             init = np.stack([feats[old == c].mean(0) if (old == c).any() else feats[rng.integers(len(feats))]
                              for c in range(k)])
             km = KMeans(n_clusters=k, init=init, n_init=1).fit(feats)
+        if old is None or not self.cfg.match_clusters:  # the no-matching ablation keeps k-means' own ids
+            mapping = np.arange(k)
+        else:
             mapping = hungarian_match(km.labels_, old, k)
-            lost = int((mapping[km.labels_] != old).sum())
+        lost = 0 if old is None else int((mapping[km.labels_] != old).sum())
         labels = mapping[km.labels_]
         self.centers = torch.as_tensor(km.cluster_centers_, dtype=torch.float32, device=self.device)
         self.mapping = torch.as_tensor(mapping, dtype=torch.long, device=self.device)
