@@ -42,7 +42,7 @@ from ..config import require
 from ..nets import build_discriminator, build_generator
 from . import register
 from .base import DataInfo, Method, MethodConfig
-from .losses import d_wasserstein, g_wasserstein, gradient_penalty, lipschitz_penalty
+from .losses import critic_steps, g_wasserstein, gradient_penalty, lipschitz_penalty
 
 
 @dataclasses.dataclass(frozen=True)
@@ -166,14 +166,8 @@ class CDGAN(Method):
     def train_step(self, real: torch.Tensor, step: int, total_steps: int) -> dict[str, torch.Tensor]:
         cfg = self.cfg
         b = real.shape[0]
-        for _ in range(cfg.n_critic):
-            with torch.no_grad():
-                fake = self.G(self._latent(b)[2])
-            d_adv = d_wasserstein(self.D(real), self.D(fake))
-            pen = self._penalty(self.D, real, fake)
-            self.opt_d.zero_grad(set_to_none=True)
-            (d_adv + cfg.penalty_weight * pen).backward()
-            self.opt_d.step()
+        d_adv, pen = critic_steps(self.D, self.opt_d, real, lambda: self.G(self._latent(b)[2]), self._penalty,
+                                  cfg.penalty_weight, cfg.n_critic)
 
         # ---- G (E fixed)
         self.D.requires_grad_(False)

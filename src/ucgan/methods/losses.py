@@ -77,3 +77,20 @@ def class_logit(out: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     if labels.dim() == 1:
         return out.gather(1, labels.long().view(-1, 1)).squeeze(1)
     return (out * labels.to(out.dtype)).sum(1)
+
+
+def critic_steps(D: torch.nn.Module, opt_d: torch.optim.Optimizer, real: torch.Tensor,
+                 make_fake: Callable[[], torch.Tensor], penalty: Callable[..., torch.Tensor],
+                 penalty_weight: float, n_critic: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n_critic`` Wasserstein critic updates with a Lipschitz/gradient penalty, the D half of every
+    WGAN-style method here (WGAN, DeLiGAN, ClusterGAN, CD-GAN); ``make_fake`` draws a fresh batch of
+    fakes (called without gradients). Returns the last step's adversarial loss and penalty."""
+    for _ in range(n_critic):
+        with torch.no_grad():
+            fake = make_fake()
+        d_adv = d_wasserstein(D(real), D(fake))
+        pen = penalty(D, real, fake)
+        opt_d.zero_grad(set_to_none=True)
+        (d_adv + penalty_weight * pen).backward()
+        opt_d.step()
+    return d_adv, pen

@@ -15,7 +15,7 @@ from ..config import require
 from ..nets import build_discriminator, build_generator
 from . import register
 from .base import DataInfo, Method, MethodConfig
-from .losses import d_wasserstein, g_wasserstein, gradient_penalty, lipschitz_penalty
+from .losses import critic_steps, g_wasserstein, gradient_penalty, lipschitz_penalty
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,14 +55,9 @@ class WGAN(Method):
 
     def train_step(self, real: torch.Tensor, step: int, total_steps: int) -> dict[str, torch.Tensor]:
         b = real.shape[0]
-        for _ in range(self.cfg.n_critic):
-            with torch.no_grad():
-                fake = self.G(torch.randn(b, self.cfg.latent_dim, device=self.device))
-            d_adv = d_wasserstein(self.D(real), self.D(fake))
-            pen = self._penalty(self.D, real, fake)
-            self.opt_d.zero_grad(set_to_none=True)
-            (d_adv + self.cfg.penalty_weight * pen).backward()
-            self.opt_d.step()
+        d_adv, pen = critic_steps(self.D, self.opt_d, real,
+                                  lambda: self.G(torch.randn(b, self.cfg.latent_dim, device=self.device)),
+                                  self._penalty, self.cfg.penalty_weight, self.cfg.n_critic)
         z = torch.randn(b, self.cfg.latent_dim, device=self.device)
         self.D.requires_grad_(False)  # only G's gradients are needed here
         g_loss = g_wasserstein(self.D(self.G(z)))
