@@ -53,20 +53,6 @@ def test_encoder_recovers_components_on_its_own_samples() -> None:
     assert acc > 0.8, acc
 
 
-def test_state_round_trip_weights_only() -> None:
-    m = _method(MNIST)
-    m.train_step(torch.rand(8, 1, 28, 28), 0, 10)
-    buf = io.BytesIO()
-    torch.save(m.state_dict(), buf)
-    buf.seek(0)
-    m2 = _method(MNIST)
-    m2.load_state_dict(torch.load(buf, weights_only=True))
-    m.eval(), m2.eval()
-    x = torch.rand(4, 1, 28, 28)
-    torch.testing.assert_close(m.E(x), m2.E(x))
-    assert torch.equal(m.assign(x), m2.assign(x))
-
-
 def test_responsibilities_match_the_mixture_density() -> None:
     import math
 
