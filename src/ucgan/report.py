@@ -1,7 +1,7 @@
 """The ``report`` stage: the benchmark's tables, tests, pictures and the registry's champion.
 
 Reads the evaluate stage's ``metrics/<dataset>/<method>-s<seed>.json`` for the run matrix of
-params.yaml (``train.datasets x train.methods x train.seeds``) and writes:
+params.yaml (``train.datasets x train.methods x train.seeds``, then ``train.runs``) and writes:
 
 * ``reports/summary.csv``: one row per dataset x method, mean and std over seeds of every metric
   (FID, ICFID, NMI, mixing L1 and, for synthetic 2-D mixtures, the mode metrics). Std is the
@@ -122,28 +122,28 @@ class Runs:
     missing: list[tuple[str, str, int]]  # (dataset, method, seed) without a metrics file
 
 
-def load_runs(metrics_root: str | Path, datasets: Sequence[str], methods: Sequence[str], seeds: Sequence[int]) -> Runs:
-    """Metrics files of the run matrix. Missing files are collected, not fatal: a report over the
-    runs that exist is useful while a benchmark is still filling in (DVC's graph guarantees
-    completeness when the stage runs under ``dvc repro``)."""
+def load_runs(metrics_root: str | Path, runs: Iterable[tuple[str, str, int]]) -> Runs:
+    """Metrics files of the given runs (``TrainSection.all_runs()``: the matrix, then ``train.runs``).
+    Missing files are collected, not fatal: a report over the runs that exist is useful while a
+    benchmark is still filling in (DVC's graph guarantees completeness when the stage runs under
+    ``dvc repro``)."""
     root = Path(metrics_root)
     records, missing = [], []
-    for d in datasets:
-        for m in methods:
-            for s in seeds:
-                p = root / d / f"{m}-s{s}.json"
-                if not p.is_file():
-                    missing.append((d, m, int(s)))
-                    continue
-                try:
-                    rec = read_json(p)
-                except ValueError as exc:
-                    raise DataError(f"{p} is not valid JSON ({exc}); re-run `dvc repro evaluate@{d}-{m}-{s}`") from exc
-                rec.setdefault("dataset", d)
-                rec.setdefault("method", m)
-                rec.setdefault("seed", int(s))
-                rec["_path"] = str(p)
-                records.append(rec)
+    for d, m, s in runs:
+        p = root / d / f"{m}-s{s}.json"
+        if not p.is_file():
+            missing.append((d, m, int(s)))
+            continue
+        try:
+            rec = read_json(p)
+        except ValueError as exc:
+            raise DataError(f"{p} is not valid JSON ({exc}); re-run the evaluate stage of {d}/{m}/seed {s} "
+                            f"(`ucgan evaluate --dataset {d} --method {m} --seed {s}`)") from exc
+        rec.setdefault("dataset", d)
+        rec.setdefault("method", m)
+        rec.setdefault("seed", int(s))
+        rec["_path"] = str(p)
+        records.append(rec)
     return Runs(records, missing)
 
 
@@ -755,7 +755,7 @@ def run_report(params_path: str = "params.yaml", out_dir: str = "reports", datas
 
         check_reachable(resolve_uri(prm.tracking))  # fail in seconds, before any work
         hook = registry_hook(prm.tracking, tsec.out_root)
-    runs = load_runs(esec.out_root, names, tsec.methods, tsec.seeds)
+    runs = load_runs(esec.out_root, [r for r in tsec.all_runs() if r[0] in names])
     return build_report(runs.records, out_dir, tsec.out_root, reference, runs.missing, hook)
 
 

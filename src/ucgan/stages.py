@@ -98,7 +98,7 @@ def train_one(params_path: str, dataset: str, method: str, seed: int, device_spe
     prm = P.load(params_path)
     tsec = _check_train(prm.raw.get("train"), prm.raw)
     cfg = method_config(prm.raw, method, dataset)
-    loop = tsec.loop(dataset)
+    loop = tsec.loop(dataset, method, seed)
     device = resolve_device(device_spec or prm.device)
     split = load_split(dataset, "train", prm.data.root)
     info = DataInfo.from_manifest({**split.manifest, "dataset": dataset})

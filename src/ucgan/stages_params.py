@@ -25,20 +25,46 @@ from .training import LoopConfig
 
 
 @dataclasses.dataclass(frozen=True)
+class RunSpec:
+    """One entry of ``train.runs``: a run outside the cross product (dvc.yaml: ``train-listed@run<i>``).
+
+    Why a list beside the matrix: a reproduction study pairs each claim's dataset with its own
+    methods (CGPGAN on ``gauss4``, Self-Conditioned GAN on ``ring8``/``grid25``); the cross product
+    of all of them would train every method on every dataset.
+    """
+
+    dataset: str = ""
+    method: str = ""
+    seed: int = 0
+    steps: int = 0   # 0 = train.steps_per_dataset / train.steps; e.g. a method that needs longer than the rest
+
+
+@dataclasses.dataclass(frozen=True)
 class TrainSection(LoopConfig):
-    """``train:`` — the run matrix (dataset x method x seed) plus the loop settings."""
+    """``train:`` — the runs (the matrix dataset x method x seed, plus ``runs``) and the loop settings."""
 
     datasets: list[str] = dataclasses.field(default_factory=list)
     methods: list[str] = dataclasses.field(default_factory=list)
     seeds: list[int] = dataclasses.field(default_factory=lambda: [0])
+    runs: list[RunSpec] = dataclasses.field(default_factory=list)  # listed runs, each dataset in `datasets`
     steps_per_dataset: dict[str, int] = dataclasses.field(default_factory=dict)  # overrides `steps`
     out_root: str = "models"
     checkpoint_root: str = "checkpoints"
 
-    def loop(self, dataset: str) -> LoopConfig:
+    def all_runs(self) -> list[tuple[str, str, int]]:
+        """Every run of the stage graph: the matrix (dataset-major, as dvc.yaml expands it), then ``runs``."""
+        grid = [(d, m, s) for d in self.datasets for m in self.methods for s in self.seeds]
+        return grid + [(r.dataset, r.method, r.seed) for r in self.runs]
+
+    def loop(self, dataset: str, method: str = "", seed: int | None = None) -> LoopConfig:
+        """The loop of one run: ``steps`` from the run's own entry in ``runs``, else
+        ``steps_per_dataset``, else ``steps``."""
         fields = {f.name for f in dataclasses.fields(LoopConfig)}
         kw = {k: getattr(self, k) for k in fields}
         kw["steps"] = self.steps_per_dataset.get(dataset, self.steps)
+        for r in self.runs:
+            if (r.dataset, r.method, r.seed) == (dataset, method, seed) and r.steps:
+                kw["steps"] = r.steps
         return LoopConfig(**kw)
 
     def validate(self, where: str) -> None:
@@ -46,9 +72,21 @@ class TrainSection(LoopConfig):
         require(all(v > 0 for v in self.steps_per_dataset.values()), f"{where}.steps_per_dataset", "steps must be positive")
         for key in ("datasets", "methods", "seeds"):
             require(len(set(getattr(self, key))) == len(getattr(self, key)), f"{where}.{key}", "lists an entry twice")
-        bad = [s for s in self.seeds if not 0 <= s <= MAX_SEED]
+        bad = [s for s in self.seeds + [r.seed for r in self.runs] if not 0 <= s <= MAX_SEED]
         require(not bad, f"{where}.seeds", f"seeds must be integers in [0, {MAX_SEED}], got {bad}")
-        for m in self.methods:
+        seen: set[tuple[str, str, int]] = set()
+        for i, r in enumerate(self.runs):
+            key = (r.dataset, r.method, r.seed)
+            require(bool(r.dataset) and bool(r.method), f"{where}.runs[{i}]", "needs a dataset and a method")
+            require(r.steps >= 0, f"{where}.runs[{i}].steps", "must be >= 0 (0 = the dataset's steps)")
+            require(r.dataset in self.datasets, f"{where}.runs[{i}].dataset",
+                    f"{r.dataset!r} is not in train.datasets {self.datasets} (its evaluation encoder is built for those)")
+            require(key not in seen, f"{where}.runs[{i}]", f"lists {r.dataset}/{r.method}/seed {r.seed} twice")
+            require(not (r.method in self.methods and r.seed in self.seeds), f"{where}.runs[{i}]",
+                    f"{r.dataset}/{r.method}/seed {r.seed} is already in the datasets x methods x seeds matrix; "
+                    "remove it from train.runs")
+            seen.add(key)
+        for m in list(self.methods) + [r.method for r in self.runs]:
             try:
                 base_method(m)
             except ConfigError:
@@ -129,7 +167,9 @@ def method_config(raw_params: Mapping[str, Any], method: str, dataset: str) -> M
 def _check_train(section: Any, raw: dict[str, Any]) -> TrainSection:
     t = from_mapping(TrainSection, section, "train")
     # dvc.yaml's matrix over an empty list silently drops every train and evaluate stage
-    empty = [k for k in ("datasets", "methods", "seeds") if isinstance(section, Mapping) and k in section and not section[k]]
+    # (an empty methods or seeds list is fine when train.runs lists the runs instead)
+    empty = [k for k in ("datasets", "methods", "seeds") if isinstance(section, Mapping) and k in section and not section[k]
+             and (k == "datasets" or not t.runs)]
     require(not empty, f"train.{empty[0] if empty else ''}",
             "is empty; list at least one entry (an empty list makes DVC drop every train and evaluate stage without a word)")
     known = set((raw.get("data") or {}).get("datasets") or []) | set(((raw.get("data") or {}).get("custom") or {}))
@@ -149,6 +189,8 @@ def _check_methods(section: Any, raw: dict[str, Any]) -> None:
     for m in set(section) | set(t.methods) | set(list_variants(raw)):  # every variant is checked too
         for d in t.datasets or [""]:
             method_config(raw, m, d)
+    for _, m, _ in t.all_runs():  # a listed run's variant must be declared
+        resolve_method(raw, m)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -48,7 +48,7 @@ def metrics_root(tmp_path: Path) -> Path:
 
 
 def _runs(metrics_root: Path) -> R.Runs:
-    return R.load_runs(metrics_root, ["toy", "pts"], ["slogan", "wgan", "infogan"], [0, 1, 2])
+    return R.load_runs(metrics_root, [(d, m, s) for d in ("toy", "pts") for m in ("slogan", "wgan", "infogan") for s in (0, 1, 2)])
 
 
 def test_load_runs_collects_missing(metrics_root: Path) -> None:
