@@ -15,7 +15,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export PREFECT_HOME := $(abspath .prefect)
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 60
 
-.PHONY: install lock lock-check lint run test test-fast test-integration flow bench
+.PHONY: install lock lock-check lint run repro test test-fast test-integration flow bench
 
 # Installs exactly the versions of requirements.lock (compiled from pyproject.toml by `make lock`),
 # then the project itself without resolving anything again.
@@ -46,6 +46,16 @@ run: install
 	@echo ""
 	@echo "pipeline finished: prepared data in data/prepared/, validation reports in data/validated/,"
 	@echo "metrics in metrics/, report in reports/ (reports/summary.csv, reports/<dataset>.md), MLflow store in mlruns/"
+
+# The reproduction profile (profiles/repro-cpu.yaml) in its own git worktree, so this checkout's params.yaml
+# and outputs are left alone. The worktree runs this checkout's venv on its own sources (PYTHONPATH).
+REPRO_DIR ?= ../ucgan-repro-cpu
+repro: install
+	@test -d .git || { git init -q && git add -A >/dev/null && git commit -qm "ucgan" && echo "initialised a git repo for DVC"; }
+	@test -d $(REPRO_DIR) || git worktree add --detach $(REPRO_DIR) HEAD
+	cp profiles/repro-cpu.yaml $(REPRO_DIR)/params.yaml
+	cd $(REPRO_DIR) && PYTHONPATH=$(abspath $(REPRO_DIR))/src $(abspath $(BIN))/dvc repro
+	@echo "claims table: $(REPRO_DIR)/reports/claims.md"
 
 # Style and static checks ([tool.ruff] and [tool.mypy] in pyproject.toml); part of `make test`.
 lint: install

@@ -13,7 +13,7 @@ failures, schedules, workers on GPU machines and a UI with logs.
 2. per dataset, the data stages (``prepare@d``, ``validate@d`` and any other ``<stage>@d`` such as
    ``pretrain@d``/``cluster@d``), datasets in parallel;
 3. one task ``dvc repro --single-item train@<d>-<m>-<s>`` per dataset x method x seed of
-   params.yaml's ``train:`` matrix, fanned out; each run's ``evaluate@...`` starts as soon as its
+   params.yaml's ``train:`` matrix (and ``train-listed@run<i>`` per entry of ``train.runs``), fanned out; each run's ``evaluate@...`` starts as soon as its
    training is done;
 4. ``dvc repro report`` when every run succeeded, then a plain ``dvc repro`` that must find nothing
    left to do (it catches stages this plan does not know about);
@@ -66,7 +66,7 @@ for _k, _v in TELEMETRY_OFF.items():
     os.environ.setdefault(_k, _v)
 
 #: Stage families that are not per-dataset data preparation.
-RUN_STAGES = ("train", "evaluate", "report")
+RUN_STAGES = ("train", "evaluate", "train-listed", "evaluate-listed", "report")
 #: How many tasks run at once on the machine that runs the flow.
 FLOW_WORKERS = max(1, int(os.environ.get("UCGAN_FLOW_WORKERS", "2")))
 #: Lines of tool output kept for the error message of a failed task.
@@ -207,12 +207,16 @@ def default_remote(repo: str | Path) -> str | None:
     return name if r.returncode == 0 and name else None
 
 
-def read_matrix(repo: str | Path, params_file: str = "params.yaml") -> tuple[list[str], list[str], list[int]]:
-    """``train.datasets/methods/seeds`` of params.yaml: the same lists dvc.yaml's matrix expands."""
+def read_matrix(repo: str | Path, params_file: str = "params.yaml"
+                ) -> tuple[list[str], list[str], list[int], list[tuple[str, str, int]]]:
+    """``train.datasets/methods/seeds`` and ``train.runs`` of params.yaml: what dvc.yaml's matrices expand."""
     p = Path(repo) / params_file
     raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
     t = raw.get("train") or {}
-    return list(t.get("datasets") or []), list(t.get("methods") or []), [int(s) for s in (t.get("seeds") or [0])]
+    listed = [(str(r["dataset"]), str(r["method"]), int(r.get("seed", 0))) for r in (t.get("runs") or [])]
+    seeds = t.get("seeds")
+    return (list(t.get("datasets") or []), list(t.get("methods") or []),
+            [int(s) for s in (seeds if seeds is not None else [0])], listed)
 
 
 @dataclasses.dataclass
@@ -223,35 +227,46 @@ class Plan:
     runs: list[tuple[str, str, int]]      # (dataset, method, seed)
     report: list[str]                     # report stage(s), if dvc.yaml has any
     complete: bool                        # the whole matrix (no filter): the final full repro is meaningful
+    listed: dict[tuple[str, str, int], int] = dataclasses.field(default_factory=dict)  # train.runs -> index
 
     def train(self, d: str, m: str, s: int) -> str:
-        return f"train@{d}-{m}-{s}"
+        i = self.listed.get((d, m, s))
+        return f"train@{d}-{m}-{s}" if i is None else f"train-listed@run{i}"
 
     def evaluate(self, d: str, m: str, s: int) -> str:
-        return f"evaluate@{d}-{m}-{s}"
+        i = self.listed.get((d, m, s))
+        return f"evaluate@{d}-{m}-{s}" if i is None else f"evaluate-listed@run{i}"
 
 
 def make_plan(stages: Sequence[str], datasets: Sequence[str], methods: Sequence[str], seeds: Sequence[int],
               only_datasets: Sequence[str] | None = None, only_methods: Sequence[str] | None = None,
-              only_seeds: Sequence[int] | None = None) -> Plan:
-    """The run matrix (optionally filtered) checked against the stages dvc.yaml really has."""
-    for name, sel, full in (("dataset", only_datasets, datasets), ("method", only_methods, methods),
-                            ("seed", only_seeds, seeds)):
+              only_seeds: Sequence[int] | None = None, listed: Sequence[tuple[str, str, int]] = ()) -> Plan:
+    """The runs (the matrix, then ``train.runs``; optionally filtered) checked against the stages
+    dvc.yaml really has."""
+    listed_ds = [r[0] for r in listed]
+    for name, sel, full in (("dataset", only_datasets, list(datasets) + listed_ds),
+                            ("method", only_methods, list(methods) + [r[1] for r in listed]),
+                            ("seed", only_seeds, list(seeds) + [r[2] for r in listed])):
         extra = [x for x in (sel or []) if x not in full]
         if extra:
-            raise ValueError(f"{name} {extra[0]!r} is not in params.yaml's train matrix {list(full)}")
-    ds = [d for d in datasets if not only_datasets or d in only_datasets]
-    ms = [m for m in methods if not only_methods or m in only_methods]
-    ss = [s for s in seeds if not only_seeds or s in only_seeds]
-    runs = [(d, m, s) for d in ds for m in ms for s in ss]
+            raise ValueError(f"{name} {extra[0]!r} is not in params.yaml's train matrix or train.runs {sorted(set(full))}")
+
+    def keep(d: str, m: str, s: int) -> bool:
+        return (not only_datasets or d in only_datasets) and (not only_methods or m in only_methods) and \
+            (not only_seeds or s in only_seeds)
+
+    runs = [(d, m, s) for d in datasets for m in methods for s in seeds if keep(d, m, s)]
+    runs += [r for r in listed if keep(*r)]
     have = set(stages)
     plan = Plan(data={}, runs=runs, report=[s for s in stages if s == "report" or s.startswith("report@")],
-                complete=not (only_datasets or only_methods or only_seeds))
+                complete=not (only_datasets or only_methods or only_seeds),
+                listed={r: i for i, r in enumerate(listed)})
     missing = [n for d, m, s in runs for n in (plan.train(d, m, s), plan.evaluate(d, m, s)) if n not in have]
     if missing:
         raise ValueError(f"dvc.yaml has no stage {missing[0]!r} (`dvc stage list` shows the names); the train/evaluate "
-                         "matrix in dvc.yaml must expand train.datasets x train.methods x train.seeds")
-    for d in ds:
+                         "matrix in dvc.yaml must expand train.datasets x train.methods x train.seeds, and "
+                         "train-listed/evaluate-listed the list train.runs")
+    for d in dict.fromkeys(r[0] for r in runs):
         plan.data[d] = [s for s in stages if s.endswith(f"@{d}") and s.split("@", 1)[0] not in RUN_STAGES]
     return plan
 
@@ -410,8 +425,8 @@ def benchmark(
     repo = str(Path(repo).resolve())
     ensure_remote_from_env(repo)
     require_results_leave_the_pod(repo)
-    all_d, all_m, all_s = read_matrix(repo)
-    plan = make_plan(list_stages(repo), all_d, all_m, all_s, datasets, methods, seeds)
+    all_d, all_m, all_s, listed = read_matrix(repo)
+    plan = make_plan(list_stages(repo), all_d, all_m, all_s, datasets, methods, seeds, listed)
     remote = default_remote(repo)
     log.info("plan: %d dataset(s) %s, %d run(s), report %s; DVC remote: %s; %d parallel task(s)%s",
              len(plan.data), list(plan.data), len(plan.runs), plan.report or "none", remote or "none (no pull/push)",

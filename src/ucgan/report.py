@@ -650,10 +650,12 @@ def build_report(
     reference: str = REFERENCE_METHOD,
     missing: Sequence[tuple[str, str, int]] = (),
     registry: Any = None,
+    claims: Sequence[Any] = (),
 ) -> ReportResult:
     """Write every report file for ``records``. ``registry`` (optional) is a callable
     ``(dataset, champion_record, records_of_dataset) -> note`` that registers runs and sets the
-    alias; the report stage passes one bound to the tracking config, tests pass None."""
+    alias; the report stage passes one bound to the tracking config, tests pass None. ``claims``
+    (:class:`ucgan.claims.Claim`) add ``claims.md`` and ``claims.json``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if not records:
@@ -709,6 +711,14 @@ def build_report(
         p = out / f"{d}.md"
         write_text(p, md)
         files.append(p)
+    if claims:
+        from .claims import claims_json, claims_markdown, evaluate_claims
+        from .io import write_json
+
+        rows = evaluate_claims(claims, records)
+        write_text(out / "claims.md", claims_markdown(rows))
+        write_json(out / "claims.json", claims_json(rows))
+        files += [out / "claims.md", out / "claims.json"]
     return ReportResult(out, list(grouped), files, result_champs, list(missing))
 
 
@@ -735,9 +745,15 @@ def registry_hook(tracking_cfg: Any, models_root: str | Path) -> Any:
     return hook
 
 
+#: the papers' claims checked by every report (``--claims ''`` skips them)
+DEFAULT_CLAIMS = "benchmarks/claims.yaml"
+
+
 def run_report(params_path: str = "params.yaml", out_dir: str = "reports", datasets: Sequence[str] = (),
-               reference: str = REFERENCE_METHOD, use_registry: bool = True) -> ReportResult:
-    """The stage: read the run matrix from params.yaml, build the report, set the champions."""
+               reference: str = REFERENCE_METHOD, use_registry: bool = True,
+               claims_path: str | None = DEFAULT_CLAIMS) -> ReportResult:
+    """The stage: read the runs from params.yaml, build the report (and the claims table when
+    ``claims_path`` is given), set the champions."""
     from . import params as P
     from .config import from_mapping
     from .stages_params import EvaluateSection, _check_train
@@ -745,6 +761,11 @@ def run_report(params_path: str = "params.yaml", out_dir: str = "reports", datas
     prm = P.load(params_path)
     tsec = _check_train(prm.raw.get("train"), prm.raw)
     esec = from_mapping(EvaluateSection, prm.raw.get("evaluate"), "evaluate")
+    claims = []
+    if claims_path and (claims_path != DEFAULT_CLAIMS or Path(claims_path).is_file()):  # the default is optional
+        from .claims import load_claims
+
+        claims = load_claims(claims_path)  # a bad claims file stops here, before any work
     names = list(datasets) or list(tsec.datasets)
     unknown = [d for d in names if d not in tsec.datasets]
     if unknown:
@@ -756,7 +777,7 @@ def run_report(params_path: str = "params.yaml", out_dir: str = "reports", datas
         check_reachable(resolve_uri(prm.tracking))  # fail in seconds, before any work
         hook = registry_hook(prm.tracking, tsec.out_root)
     runs = load_runs(esec.out_root, [r for r in tsec.all_runs() if r[0] in names])
-    return build_report(runs.records, out_dir, tsec.out_root, reference, runs.missing, hook)
+    return build_report(runs.records, out_dir, tsec.out_root, reference, runs.missing, hook, claims)
 
 
 PARAMS_OPTION = click.option("--params", "params_path", default="params.yaml", show_default=True,
@@ -771,14 +792,17 @@ PARAMS_OPTION = click.option("--params", "params_path", default="params.yaml", s
               help="Method tested against every other one (Wilcoxon rank-sum).")
 @click.option("--registry/--no-registry", "use_registry", default=True, show_default=True,
               help="Register the runs in MLflow and set the `champion` alias (when tracking.enabled).")
-def report_command(params_path: str, out_dir: str, datasets: tuple[str, ...], reference: str, use_registry: bool) -> None:
+@click.option("--claims", "claims_path", default=DEFAULT_CLAIMS, show_default=True,
+              help="Claims file (benchmarks/claims.yaml): writes claims.md and claims.json; '' skips them.")
+def report_command(params_path: str, out_dir: str, datasets: tuple[str, ...], reference: str, use_registry: bool,
+                   claims_path: str) -> None:
     """Tables (mean ± std over seeds), Wilcoxon tests, pictures, DVC plot data; sets the champions."""
     from . import params as P
     from .preflight import preflight
 
     preflight([Path(out_dir) / "summary.csv"], tracking=P.load(params_path).tracking if use_registry else None,
               what=f"the report {out_dir}")
-    res = run_report(params_path, out_dir, datasets, reference, use_registry)
+    res = run_report(params_path, out_dir, datasets, reference, use_registry, claims_path or None)
     for d in res.datasets:
         c = res.champions.get(d)
         line = f"{d}: champion {c['method']} seed {c['seed']} (ICFID {_num(c['icfid'])})" if c else f"{d}: no champion"

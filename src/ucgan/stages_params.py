@@ -76,16 +76,16 @@ class TrainSection(LoopConfig):
         require(not bad, f"{where}.seeds", f"seeds must be integers in [0, {MAX_SEED}], got {bad}")
         seen: set[tuple[str, str, int]] = set()
         for i, r in enumerate(self.runs):
-            key = (r.dataset, r.method, r.seed)
+            run_key = (r.dataset, r.method, r.seed)
             require(bool(r.dataset) and bool(r.method), f"{where}.runs[{i}]", "needs a dataset and a method")
             require(r.steps >= 0, f"{where}.runs[{i}].steps", "must be >= 0 (0 = the dataset's steps)")
             require(r.dataset in self.datasets, f"{where}.runs[{i}].dataset",
                     f"{r.dataset!r} is not in train.datasets {self.datasets} (its evaluation encoder is built for those)")
-            require(key not in seen, f"{where}.runs[{i}]", f"lists {r.dataset}/{r.method}/seed {r.seed} twice")
+            require(run_key not in seen, f"{where}.runs[{i}]", f"lists {r.dataset}/{r.method}/seed {r.seed} twice")
             require(not (r.method in self.methods and r.seed in self.seeds), f"{where}.runs[{i}]",
                     f"{r.dataset}/{r.method}/seed {r.seed} is already in the datasets x methods x seeds matrix; "
                     "remove it from train.runs")
-            seen.add(key)
+            seen.add(run_key)
         for m in list(self.methods) + [r.method for r in self.runs]:
             try:
                 base_method(m)
@@ -175,6 +175,11 @@ def _check_train(section: Any, raw: dict[str, Any]) -> TrainSection:
     known = set((raw.get("data") or {}).get("datasets") or []) | set(((raw.get("data") or {}).get("custom") or {}))
     for d in t.datasets:
         require(d in known, "train.datasets", f"{d!r} is not listed under data.datasets or data.custom")
+    for i, r in enumerate(t.runs):  # a listed run's variant must be declared
+        try:
+            resolve_method(raw, r.method)
+        except ConfigError as exc:
+            raise ConfigError(f"train.runs[{i}].method: {exc}") from None
     return t
 
 
@@ -189,8 +194,7 @@ def _check_methods(section: Any, raw: dict[str, Any]) -> None:
     for m in set(section) | set(t.methods) | set(list_variants(raw)):  # every variant is checked too
         for d in t.datasets or [""]:
             method_config(raw, m, d)
-    for _, m, _ in t.all_runs():  # a listed run's variant must be declared
-        resolve_method(raw, m)
+
 
 
 @dataclasses.dataclass(frozen=True)

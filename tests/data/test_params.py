@@ -41,6 +41,23 @@ def _custom(spec: dict) -> dict:
         (_custom({"source": "mnist5k", "range": "0-1"}), r"range: '0-1' is not one of"),
         ({**BASE, "validate": {"share_tolerance": 2}}, r"validate\.share_tolerance"),
         ({**BASE, "tracking": {"enabled": "yes"}}, r"tracking\.enabled: expected true or false"),
+        # train.runs: the listed runs beside the matrix
+        ({**BASE, "train": {"datasets": ["gauss4"], "methods": [], "seeds": [],
+                            "runs": [{"dataset": "ring8", "method": "wgan"}]}}, r"train\.runs\[0\]\.dataset: 'ring8' is not in train\.datasets"),
+        ({**BASE, "train": {"datasets": ["gauss4"], "methods": [], "seeds": [],
+                            "runs": [{"dataset": "gauss4", "method": "wgan"}, {"dataset": "gauss4", "method": "wgan"}]}},
+         r"train\.runs\[1\]: lists gauss4/wgan/seed 0 twice"),
+        ({**BASE, "train": {"datasets": ["gauss4"], "methods": ["wgan"], "seeds": [0],
+                            "runs": [{"dataset": "gauss4", "method": "wgan", "seed": 0}]}}, r"already in the datasets x methods x seeds matrix"),
+        ({**BASE, "train": {"datasets": ["gauss4"], "methods": [], "seeds": [],
+                            "runs": [{"dataset": "gauss4", "method": "wgam"}]}}, r"unknown method 'wgam'"),
+        ({**BASE, "train": {"datasets": ["gauss4"], "methods": [], "seeds": [],
+                            "runs": [{"dataset": "gauss4", "method": "slogan+nope"}]}}, r"variant 'slogan\+nope' is not declared"),
+        ({**BASE, "train": {"datasets": ["gauss4"], "methods": [], "seeds": [],
+                            "runs": [{"dataset": "gauss4", "method": "wgan", "steps": -1}]}}, r"train\.runs\[0\]\.steps: must be >= 0"),
+        ({**BASE, "train": {"datasets": ["gauss4"], "methods": [], "seeds": [0]}}, r"train\.methods: is empty"),
+        ({**BASE, "train": {"datasets": ["gauss4"], "methods": [], "seeds": [],
+                            "runs": [{"dataset": "gauss4", "methd": "wgan"}]}}, r"unknown key train\.runs\[0\]\.methd"),
     ],
 )
 def test_bad_params_are_rejected_naming_the_key(tmp_path: Path, data: dict, match: str) -> None:
@@ -52,6 +69,58 @@ def test_repository_params_file_is_valid() -> None:
     root = Path(__file__).resolve().parents[2]
     prm = P.load(root / "params.yaml")
     assert prm.data.datasets
+
+
+def test_listed_runs_follow_the_matrix_and_set_their_own_steps(tmp_path: Path) -> None:
+    from ucgan.stages_params import _check_train
+
+    data = {**BASE, "train": {"datasets": ["gauss4"], "methods": ["wgan"], "seeds": [0], "steps": 50,
+                              "steps_per_dataset": {"gauss4": 70},
+                              "runs": [{"dataset": "gauss4", "method": "cgpgan", "seed": 1, "steps": 90},
+                                       {"dataset": "gauss4", "method": "slogan", "seed": 0}]}}
+    prm = P.load(_write(tmp_path, data))
+    t = _check_train(prm.raw["train"], prm.raw)
+    assert t.all_runs() == [("gauss4", "wgan", 0), ("gauss4", "cgpgan", 1), ("gauss4", "slogan", 0)]
+    assert t.loop("gauss4", "cgpgan", 1).steps == 90   # its own entry
+    assert t.loop("gauss4", "slogan", 0).steps == 70   # steps: 0 -> the dataset's
+    assert t.loop("gauss4", "cgpgan", 0).steps == 70   # another seed is another run
+    assert t.loop("gauss4").steps == 70
+
+
+@pytest.mark.parametrize("profile", ["params.yaml", "profiles/paper.yaml", "profiles/repro-cpu.yaml"])
+def test_profiles_expand_into_the_stages_dvc_lists(profile: str) -> None:
+    """Every run a profile declares is a train and an evaluate stage of dvc.yaml (what `dvc repro` runs)."""
+    import subprocess
+    import sys
+
+    from ucgan.stages_params import _check_train
+
+    root = Path(__file__).resolve().parents[2]
+    prm = P.load(root / profile)
+    t = _check_train(prm.raw["train"], prm.raw)
+    runs = t.all_runs()
+    assert len(set(runs)) == len(runs)
+    sys.path.insert(0, str(root / "pipelines"))
+    try:
+        import benchmark as bench  # the Prefect flow's planner: the same names the flow will submit
+    finally:
+        sys.path.pop(0)
+    if profile != "params.yaml":  # dvc reads params.yaml: check the other profiles through a copy
+        import shutil
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            shutil.copy(root / "dvc.yaml", tmp)
+            shutil.copy(root / profile, Path(tmp) / "params.yaml")
+            subprocess.run(["git", "init", "-q"], cwd=tmp, check=True)
+            subprocess.run([sys.executable, "-m", "dvc", "init", "-q"], cwd=tmp, check=True)
+            stages = bench.list_stages(tmp)
+            d, m, s, listed = bench.read_matrix(tmp)
+    else:
+        stages = bench.list_stages(root)
+        d, m, s, listed = bench.read_matrix(root)
+    plan = bench.make_plan(stages, d, m, s, listed=listed)  # raises when a run has no stage
+    assert plan.runs == runs
 
 
 def test_missing_params_file(tmp_path: Path) -> None:

@@ -89,6 +89,25 @@ def test_retry_policy_and_plan(pipelines: Any) -> None:
     assert list(bench._split_lines([b"a\rb", b"\nc\n", b"d"])) == ["a", "b", "c", "d"]
 
 
+def test_plan_covers_listed_runs(pipelines: Any, tmp_path: Path) -> None:
+    """train.runs fan out like the matrix, under dvc.yaml's train-listed@run<i> names."""
+    bench, _ = pipelines
+    (tmp_path / "params.yaml").write_text(
+        "train: {datasets: [a, b], methods: [], seeds: [],\n"
+        "        runs: [{dataset: b, method: scgan, seed: 0}, {dataset: b, method: scgan, seed: 2, steps: 9}]}\n")
+    d, m, s, listed = bench.read_matrix(tmp_path)
+    assert (d, m, s, listed) == (["a", "b"], [], [], [("b", "scgan", 0), ("b", "scgan", 2)])
+    stages = ["prepare@b", "train-listed@run0", "train-listed@run1", "evaluate-listed@run0", "evaluate-listed@run1", "report"]
+    plan = bench.make_plan(stages, d, m, s, listed=listed)
+    assert plan.runs == listed and plan.data == {"b": ["prepare@b"]}
+    assert [plan.train(*r) for r in plan.runs] == ["train-listed@run0", "train-listed@run1"]
+    assert plan.evaluate("b", "scgan", 2) == "evaluate-listed@run1"
+    only = bench.make_plan(stages, d, m, s, only_seeds=[2], listed=listed)
+    assert only.runs == [("b", "scgan", 2)] and not only.complete
+    with pytest.raises(ValueError, match="train-listed@run1"):
+        bench.make_plan(stages[:2] + stages[3:], d, m, s, listed=listed)
+
+
 def test_nightly_deployment_has_cron(harness: None, pipelines: Any, tmp_path: Path, timed: None) -> None:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import WorkPoolCreate
