@@ -15,7 +15,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export PREFECT_HOME := $(abspath .prefect)
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 60
 
-.PHONY: install lock lock-check lint run repro test test-fast test-integration flow bench
+.PHONY: install lock lock-check lint run repro sweep test test-fast test-integration flow bench
 
 # Installs exactly the versions of requirements.lock (compiled from pyproject.toml by `make lock`),
 # then the project itself without resolving anything again.
@@ -56,6 +56,15 @@ repro: install
 	cp profiles/repro-cpu.yaml $(REPRO_DIR)/params.yaml
 	cd $(REPRO_DIR) && PYTHONPATH=$(abspath $(REPRO_DIR))/src $(abspath $(BIN))/dvc repro
 	@echo "claims table: $(REPRO_DIR)/reports/claims.md"
+
+# The imbalance sweep (profiles/sweep-cpu.yaml), likewise in its own worktree.
+SWEEP_DIR ?= ../ucgan-sweep-cpu
+sweep: install
+	@test -d .git || { git init -q && git add -A >/dev/null && git commit -qm "ucgan" && echo "initialised a git repo for DVC"; }
+	@test -d $(SWEEP_DIR) || git worktree add --detach $(SWEEP_DIR) HEAD
+	cp profiles/sweep-cpu.yaml $(SWEEP_DIR)/params.yaml
+	cd $(SWEEP_DIR) && PYTHONPATH=$(abspath $(SWEEP_DIR))/src $(abspath $(BIN))/dvc repro
+	@echo "sweep reports: $(SWEEP_DIR)/reports/sweeps/"
 
 # Style and static checks ([tool.ruff] and [tool.mypy] in pyproject.toml); part of `make test`.
 lint: install

@@ -651,11 +651,13 @@ def build_report(
     missing: Sequence[tuple[str, str, int]] = (),
     registry: Any = None,
     claims: Sequence[Any] = (),
+    sweeps: Mapping[str, Any] | None = None,
 ) -> ReportResult:
     """Write every report file for ``records``. ``registry`` (optional) is a callable
     ``(dataset, champion_record, records_of_dataset) -> note`` that registers runs and sets the
     alias; the report stage passes one bound to the tracking config, tests pass None. ``claims``
-    (:class:`ucgan.claims.Claim`) add ``claims.md`` and ``claims.json``."""
+    (:class:`ucgan.claims.Claim`) add ``claims.md`` and ``claims.json``; ``sweeps`` (name ->
+    :class:`ucgan.sweeps.SweepSpec`) add ``sweeps/<name>.md`` with its figures and plot data."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if not records:
@@ -719,6 +721,10 @@ def build_report(
         write_text(out / "claims.md", claims_markdown(rows))
         write_json(out / "claims.json", claims_json(rows))
         files += [out / "claims.md", out / "claims.json"]
+    for name, spec in (sweeps or {}).items():
+        from .sweeps import write_sweep
+
+        files += write_sweep(name, spec, records, out, Path(models_root))
     return ReportResult(out, list(grouped), files, result_champs, list(missing))
 
 
@@ -777,7 +783,10 @@ def run_report(params_path: str = "params.yaml", out_dir: str = "reports", datas
         check_reachable(resolve_uri(prm.tracking))  # fail in seconds, before any work
         hook = registry_hook(prm.tracking, tsec.out_root)
     runs = load_runs(esec.out_root, [r for r in tsec.all_runs() if r[0] in names])
-    return build_report(runs.records, out_dir, tsec.out_root, reference, runs.missing, hook, claims)
+    from .sweeps import load_sweeps
+
+    return build_report(runs.records, out_dir, tsec.out_root, reference, runs.missing, hook, claims,
+                        load_sweeps(prm.raw))
 
 
 PARAMS_OPTION = click.option("--params", "params_path", default="params.yaml", show_default=True,

@@ -20,7 +20,7 @@ from .config import from_mapping, require
 from .env import MAX_SEED
 from .errors import ConfigError
 from .methods import MethodConfig, available, base_method, get_method
-from .params import register_section
+from .params import register_section, settings_key
 from .training import LoopConfig
 
 
@@ -155,11 +155,13 @@ def method_config(raw_params: Mapping[str, Any], method: str, dataset: str) -> M
     base, variant = resolve_method(raw_params, method)
     cls = get_method(base)
     block = _block(raw_params, base)
-    merged = {**block.default, **block.datasets.get(dataset, {})}
-    where = f"methods.{base}.datasets.{dataset}" if dataset in block.datasets else f"methods.{base}.default"
+    key = settings_key(raw_params, dataset, block.datasets)  # its own block, else its preset's
+    merged = {**block.default, **(block.datasets[key] if key else {})}
+    where = f"methods.{base}.datasets.{key}" if key else f"methods.{base}.default"
     if variant is not None:
         v = block.variants[variant]
-        merged.update({**v.default, **v.datasets.get(dataset, {})})
+        vkey = settings_key(raw_params, dataset, v.datasets)
+        merged.update({**v.default, **(v.datasets[vkey] if vkey else {})})
         where = f"methods.{base}.variants.{variant}"
     return from_mapping(cls.Config, merged, where)
 
@@ -211,8 +213,9 @@ def eval_profile(raw_params: Mapping[str, Any], dataset: str) -> Any:
     from .metrics.suite import EvalProfile
 
     sec = from_mapping(EvaluateSection, raw_params.get("evaluate"), "evaluate")
-    merged = {**sec.default, **sec.datasets.get(dataset, {})}
-    return from_mapping(EvalProfile, merged, f"evaluate.datasets.{dataset}" if dataset in sec.datasets else "evaluate.default")
+    key = settings_key(raw_params, dataset, sec.datasets)
+    merged = {**sec.default, **(sec.datasets[key] if key else {})}
+    return from_mapping(EvalProfile, merged, f"evaluate.datasets.{key}" if key else "evaluate.default")
 
 
 def _check_evaluate(section: Any, raw: dict[str, Any]) -> None:

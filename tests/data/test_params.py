@@ -87,7 +87,8 @@ def test_listed_runs_follow_the_matrix_and_set_their_own_steps(tmp_path: Path) -
     assert t.loop("gauss4").steps == 70
 
 
-@pytest.mark.parametrize("profile", ["params.yaml", "profiles/paper.yaml", "profiles/repro-cpu.yaml"])
+@pytest.mark.parametrize("profile", ["params.yaml", "profiles/paper.yaml", "profiles/repro-cpu.yaml", "profiles/sweep-cpu.yaml",
+                                     "profiles/sweep-paper.yaml"])
 def test_profiles_expand_into_the_stages_dvc_lists(profile: str) -> None:
     """Every run a profile declares is a train and an evaluate stage of dvc.yaml (what `dvc repro` runs)."""
     import subprocess
@@ -126,3 +127,26 @@ def test_profiles_expand_into_the_stages_dvc_lists(profile: str) -> None:
 def test_missing_params_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not found"):
         P.load(tmp_path / "nope.yaml")
+
+
+def test_a_dataset_built_from_a_preset_takes_the_presets_settings(tmp_path: Path) -> None:
+    """ring8-1to9 built from ring8-1to3 trains, pretrains and evaluates with the ring's settings;
+    a block of its own wins; a dataset from a source (no preset) gets the defaults."""
+    from ucgan.encoders.config import load_pretrain_config
+    from ucgan.stages_params import eval_profile, method_config
+
+    data = {"data": {"datasets": ["ring8-1to3", "r9", "r5", "m"], "custom": {
+                "r9": {"preset": "ring8-1to3", "counts": [20] * 4 + [180] * 4, "test_counts": [5] * 8},
+                "r5": {"preset": "ring8-1to3", "counts": [20] * 4 + [100] * 4, "test_counts": [5] * 8},
+                "m": {"source": "mnist5k", "classes": [0, 4]}}},
+            "pretrain": {"epochs": 40, "overrides": {"ring8-1to3": {"epochs": 1}}},
+            "evaluate": {"default": {"knn_k": 3}, "datasets": {"ring8-1to3": {"knn_k": 5}}},
+            "methods": {"slogan": {"default": {"lr": 2.0e-4}, "datasets": {"ring8-1to3": {"lr": 1.0e-3},
+                                                                           "r5": {"lr": 5.0e-4}}}}}
+    raw = P.load(_write(tmp_path, data)).raw
+    assert method_config(raw, "slogan", "r9").lr == 1.0e-3      # the preset's block
+    assert method_config(raw, "slogan", "r5").lr == 5.0e-4      # its own block
+    assert method_config(raw, "slogan", "m").lr == 2.0e-4       # no preset: the default
+    assert load_pretrain_config(raw, "r9").epochs == 1 and load_pretrain_config(raw, "m").epochs == 40
+    assert eval_profile(raw, "r9").knn_k == 5 and eval_profile(raw, "m").knn_k == 3
+    assert P.settings_key(raw, "r9", ["ring8-1to3"]) == "ring8-1to3" and P.settings_key(raw, "m", ["ring8-1to3"]) is None

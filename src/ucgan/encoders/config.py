@@ -107,7 +107,8 @@ def _deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, A
 
 
 def section_with_overrides(cls: type, params: Mapping[str, Any], section: str, dataset: str) -> Any:
-    """Build ``cls`` from ``params[section]`` merged with ``params[section].overrides.<dataset>``.
+    """Build ``cls`` from ``params[section]`` merged with ``params[section].overrides.<dataset>``
+    (or, for a custom dataset built from a preset without its own block, the preset's block).
 
     Every override block is validated (not only the requested dataset's), so a typo in the block of
     a dataset that is not being run still fails now, naming ``<section>.overrides.<name>.<key>``.
@@ -121,12 +122,15 @@ def section_with_overrides(cls: type, params: Mapping[str, Any], section: str, d
     overrides = raw.get("overrides") or {}
     if not isinstance(overrides, Mapping):
         raise ConfigError(f"{section}.overrides: expected a mapping of dataset -> keys, got {overrides!r}")
+    from ..params import settings_key
+
     chosen = from_mapping(cls, base, section)
+    key = settings_key(params, dataset, overrides)  # its own block, else its preset's
     for name, over in overrides.items():
         if not isinstance(over, Mapping):
             raise ConfigError(f"{section}.overrides.{name}: expected a mapping, got {over!r}")
         cfg = from_mapping(cls, _deep_merge(base, over), f"{section}.overrides.{name}")
-        if name == dataset:
+        if name == key:
             chosen = cfg
     return chosen
 

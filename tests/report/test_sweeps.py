@@ -1,0 +1,118 @@
+"""Imbalance sweeps: per-run quantities, the per-method summary, the files of the report section,
+and the params checks of ``sweeps:``."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from ucgan import params as P
+from ucgan import sweeps as S
+from ucgan.errors import ConfigError
+
+# a 4-class "ring" at three ratios: classes 0-1 small (share t/2 each), 2-3 large
+RATIOS = {"r1": 1.0, "r3": 3.0, "r9": 9.0}
+
+
+def _rec(d: str, m: str, seed: int, learned_small: float, matched: bool = True) -> dict[str, Any]:
+    k = RATIOS[d]
+    t = 1.0 / (1.0 + k)  # true share of the two small classes together
+    return {"dataset": d, "method": m, "seed": seed, "icfid": 1.0 + k, "fid": 1.0,
+            "mixing_true": [t / 2, t / 2, (1 - t) / 2, (1 - t) / 2],
+            "mixing_learned": [learned_small / 2, learned_small / 2, (1 - learned_small) / 2, (1 - learned_small) / 2],
+            "icfid_per_class": [k, k if matched else None, 1.0, 1.0],
+            "assignment": [0, 1 if matched else -1, 2, 3]}
+
+
+def _records() -> list[dict[str, Any]]:
+    recs = []
+    for s in range(3):
+        # "good" follows the truth everywhere; "flat" stays at 0.5 (uniform); "lost" loses class 1 at 1:9
+        for d, k in RATIOS.items():
+            t = 1 / (1 + k)
+            recs.append(_rec(d, "good", s, t + 0.01 * (s - 1)))
+            recs.append(_rec(d, "flat", s, 0.5))
+            recs.append(_rec(d, "lost", s, t, matched=not (d == "r9" and s == 2)))
+    return recs
+
+
+def test_run_rows_and_summary() -> None:
+    spec = S.SweepSpec(datasets=["r1", "r3", "r9"], classes=[0, 1], label="small")
+    rows = [r for r in (S.run_row(x, spec.classes) for x in _records()) if r]
+    r = next(r for r in rows if (r["dataset"], r["method"], r["seed"]) == ("r9", "good", 2))
+    assert r["true_share"] == pytest.approx(0.1) and r["learned_share"] == pytest.approx(0.11)
+    assert r["imbalance"] == pytest.approx(9.0) and r["rare_fid"] == pytest.approx(9.0) and r["rare_generated"]
+    lost = next(r for r in rows if (r["dataset"], r["method"], r["seed"]) == ("r9", "lost", 2))
+    assert not lost["rare_generated"] and lost["rare_fid"] is None
+    agg = S.aggregate(rows, spec.datasets)
+    a = next(a for a in agg if (a["method"], a["dataset"]) == ("good", "r3"))
+    assert a["learned_share"] == pytest.approx(0.25) and a["learned_share_std"] == pytest.approx(0.01) and a["n_seeds"] == 3
+    summ = {s["method"]: s for s in S.summary(agg)}
+    assert summ["good"]["largest_imbalance_ok"] == pytest.approx(9.0) and summ["good"]["failed_at"] == []
+    assert summ["flat"]["largest_imbalance_ok"] == pytest.approx(1.0) and summ["flat"]["failed_at"] == ["r3", "r9"]
+    assert summ["lost"]["largest_imbalance_ok"] == pytest.approx(3.0) and summ["lost"]["failed_at"] == ["r9"]
+    with pytest.raises(ConfigError, match="do not exist"):
+        S.run_row(_records()[0], [7])
+
+
+def test_write_sweep_files(tmp_path: Path) -> None:
+    spec = S.SweepSpec(datasets=["r1", "r3", "r9"], classes=[0, 1], label="small")
+    files = S.write_sweep("ring", spec, _records(), tmp_path, tmp_path / "models")
+    md = (tmp_path / "sweeps" / "ring.md").read_text()
+    assert "| good | 9 | r9 | — | 3 |" in md and "| flat | 1 | r1 | r3, r9 | 3 |" in md
+    for f in ("share.png", "icfid.png", "rare_fid.png"):
+        assert (tmp_path / "sweeps" / "ring" / f).stat().st_size > 1000
+    # no model.pt: the rare-sample entry says where to get it instead of failing
+    assert "dvc pull" in md
+    share = (tmp_path / "plots" / "sweep_share" / "ring.csv").read_text().splitlines()
+    assert share[0] == "panel,method,dataset,true_share,learned_share,learned_share_lo,learned_share_hi,n_seeds"
+    assert "ring,truth (y = x),r9,0.1,0.1,0.1,0.1,0" in share
+    assert all(p.exists() for p in files)
+
+
+def _params(tmp_path: Path, sweeps: Any) -> Path:
+    data = {"data": {"datasets": ["gauss4", "ring8-1to3"]}, "tracking": {"enabled": False},
+            "train": {"datasets": ["gauss4", "ring8-1to3"], "methods": ["wgan"], "seeds": [0]}, "sweeps": sweeps}
+    p = tmp_path / "params.yaml"
+    p.write_text(yaml.safe_dump(data))
+    return p
+
+
+@pytest.mark.parametrize("sweeps, match", [
+    ({"s": {"datasets": ["gauss4"], "classes": [0]}}, r"sweeps\.s\.datasets: a sweep needs at least two datasets"),
+    ({"s": {"datasets": ["gauss4", "ring8"], "classes": [0]}}, r"'ring8' is not in train\.datasets"),
+    ({"s": {"datasets": ["gauss4", "ring8-1to3"], "classes": []}}, r"sweeps\.s\.classes"),
+    ({"s": {"datasets": ["gauss4", "ring8-1to3"], "classes": [0], "tolerance": 2}}, r"tolerance: must be in"),
+    ({"s": {"datasets": ["gauss4", "ring8-1to3"], "clases": [0]}}, r"unknown key sweeps\.s\.clases"),
+    ([1, 2], "sweeps: expected a mapping"),
+])
+def test_bad_sweeps_are_rejected(tmp_path: Path, sweeps: Any, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        P.load(_params(tmp_path, sweeps))
+
+
+def test_report_stage_writes_the_sweep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from ucgan import report as R
+
+    root = tmp_path / "metrics"
+    for rec in _records():  # the "good" runs on two of the ratios, as the evaluate stage would write them
+        if rec["dataset"] in ("r1", "r9") and rec["method"] == "good":
+            p = root / rec["dataset"] / f"wgan-s{rec['seed']}.json"
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_text(json.dumps({**rec, "method": "wgan", "extractor": "raw", "nmi": 1.0, "mixing_l1": 0.0}))
+    custom = {d: {"preset": "gauss4", "counts": [10, 10, 10, 10], "test_counts": [5, 5, 5, 5]} for d in ("r1", "r9")}
+    params = {"data": {"datasets": ["r1", "r9"], "custom": custom}, "tracking": {"enabled": False},
+              "train": {"datasets": ["r1", "r9"], "methods": ["wgan"], "seeds": [0, 1, 2]},
+              "evaluate": {"out_root": str(root)},
+              "sweeps": {"ring": {"datasets": ["r1", "r9"], "classes": [0, 1], "label": "small"}}}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(R.report_command, ["--params", "params.yaml", "--out", "rep", "--no-registry"])
+    assert res.exit_code == 0, res.output
+    assert "| wgan | 9 | r9 | — | 3 |" in (tmp_path / "rep" / "sweeps" / "ring.md").read_text()
+    assert (tmp_path / "rep" / "plots" / "sweep_icfid" / "ring.csv").is_file()
