@@ -54,6 +54,8 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from ucgan import layout
+
 #: Telemetry of every tool this flow starts is off (also set by the Makefile; repeated here because
 #: workers and deployments do not go through the Makefile).
 TELEMETRY_OFF = {
@@ -230,12 +232,10 @@ class Plan:
     listed: dict[tuple[str, str, int], int] = dataclasses.field(default_factory=dict)  # train.runs -> index
 
     def train(self, d: str, m: str, s: int) -> str:
-        i = self.listed.get((d, m, s))
-        return f"train@{d}-{m}-{s}" if i is None else f"train-listed@run{i}"
+        return layout.train_stage(d, m, s, self.listed.get((d, m, s)))
 
     def evaluate(self, d: str, m: str, s: int) -> str:
-        i = self.listed.get((d, m, s))
-        return f"evaluate@{d}-{m}-{s}" if i is None else f"evaluate-listed@run{i}"
+        return layout.evaluate_stage(d, m, s, self.listed.get((d, m, s)))
 
 
 def make_plan(stages: Sequence[str], datasets: Sequence[str], methods: Sequence[str], seeds: Sequence[int],

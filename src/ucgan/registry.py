@@ -40,6 +40,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import click
 
+from . import layout
 from .env import MAX_SEED
 from .errors import DataError, TrackingError, UcganError
 from .tracking import TrackingConfig
@@ -300,7 +301,7 @@ def register_generator(
                     if key in RESOURCE_KEYS and Path(p).is_file():
                         artifacts[key] = str(p)
             shape = _model_shape(model_pt)
-            with _logging_run(run_id, f"{dataset}-{method}-s{seed}", tags), warnings.catch_warnings():
+            with _logging_run(run_id, layout.run_id(dataset, method, seed), tags), warnings.catch_warnings():
                 # No input_example on purpose (it would load and run the model while logging); the
                 # explicit signature documents the input instead, so MLflow's hint is noise here.
                 warnings.simplefilter("ignore", UserWarning)
@@ -666,12 +667,12 @@ def register_command(params_path: str, dataset: str, method: str, seed: int) -> 
     prm = P.load(params_path)
     tsec = _check_train(prm.raw.get("train"), prm.raw)
     esec = from_mapping(EvaluateSection, prm.raw.get("evaluate"), "evaluate")
-    mpath = Path(esec.out_root) / dataset / f"{method}-s{seed}.json"
+    mpath = layout.metrics_path(esec.out_root, dataset, method, seed)
     if not mpath.is_file():
         raise DataError(f"{mpath} does not exist; run `dvc repro evaluate@{dataset}-{method}-{seed}` first")
     if not prm.tracking.enabled:
         raise UcganError("tracking.enabled is false in params.yaml: there is no registry to write to")
-    v = register_generator(Path(tsec.out_root) / dataset / f"{method}-s{seed}", read_json(mpath), prm.tracking)
+    v = register_generator(layout.run_dir(tsec.out_root, dataset, method, seed), read_json(mpath), prm.tracking)
     click.echo(f"{method} seed {seed} on {dataset}: models:/{model_name(dataset)}/{v}")
 
 

@@ -35,6 +35,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import click
 
+from . import layout
 from .errors import DataError, UcganError
 from .io import atomic_path, read_json, write_text
 
@@ -130,7 +131,7 @@ def load_runs(metrics_root: str | Path, runs: Iterable[tuple[str, str, int]]) ->
     root = Path(metrics_root)
     records, missing = [], []
     for d, m, s in runs:
-        p = root / d / f"{m}-s{s}.json"
+        p = layout.metrics_path(root, d, m, s)
         if not p.is_file():
             missing.append((d, m, int(s)))
             continue
@@ -365,8 +366,9 @@ def copy_loss_curves(records: Iterable[Mapping[str, Any]], models_root: Path, de
     """
     from .plotdata import write_loss_plots
 
-    runs = [(str(r["dataset"]), f"{r['method']}-s{int(r['seed'])}",
-             models_root / str(r["dataset"]) / f"{r['method']}-s{int(r['seed'])}" / "losses.csv") for r in records]
+    runs = [(str(r["dataset"]), layout.run_name(str(r["method"]), int(r["seed"])),
+             layout.run_dir(models_root, str(r["dataset"]), str(r["method"]), int(r["seed"])) / "losses.csv")
+            for r in records]
     return write_loss_plots(runs, dest_root)
 
 
@@ -447,7 +449,7 @@ def plot_icfid_per_class(dataset: str, by_m: Mapping[str, Sequence[Mapping[str, 
 def sample_figure(rec: Mapping[str, Any], models_root: Path, dest: Path) -> tuple[Path | None, str]:
     """The run's sample grid (one row or colour per component): the training stage's
     ``grids/final.png`` when present, else regenerated from ``model.pt`` with the same fixed noise."""
-    run_dir = models_root / str(rec["dataset"]) / f"{rec['method']}-s{int(rec['seed'])}"
+    run_dir = layout.run_dir(models_root, str(rec["dataset"]), str(rec["method"]), int(rec["seed"]))
     grid = run_dir / "grids" / "final.png"
     dest.parent.mkdir(parents=True, exist_ok=True)
     if grid.is_file():
@@ -695,7 +697,7 @@ def build_report(
                 chosen.append(champ)
             entries = []
             for r in chosen:
-                dest = fig_dir / "samples" / f"{method}-s{int(r['seed'])}.png"
+                dest = fig_dir / "samples" / f"{layout.run_name(method, int(r['seed']))}.png"
                 path, src = sample_figure(r, Path(models_root), dest)
                 if path:
                     files.append(path)
@@ -736,7 +738,7 @@ def registry_hook(tracking_cfg: Any, models_root: str | Path) -> Any:
     def hook(dataset: str, champ: Mapping[str, Any], recs: Sequence[Mapping[str, Any]]) -> str:
         version = None
         for r in recs:
-            run_dir = Path(models_root) / dataset / f"{r['method']}-s{int(r['seed'])}"
+            run_dir = layout.run_dir(models_root, dataset, str(r["method"]), int(r["seed"]))
             if not (run_dir / "model.pt").is_file():
                 continue
             clean = {k: v for k, v in r.items() if not k.startswith("_")}
@@ -744,7 +746,8 @@ def registry_hook(tracking_cfg: Any, models_root: str | Path) -> Any:
             if r is champ:
                 version = v
         if version is None:
-            return f"Not registered: `models/{dataset}/{champ['method']}-s{int(champ['seed'])}/model.pt` is not here."
+            where = layout.run_dir(models_root, dataset, str(champ["method"]), int(champ["seed"])) / "model.pt"
+            return f"Not registered: `{where.as_posix()}` is not here."
         set_champion(dataset, version, tracking_cfg, finite(champ.get("icfid")))
         return f"Registry: `models:/{model_name(dataset)}@{CHAMPION_ALIAS}` = version {version}."
 
@@ -818,7 +821,7 @@ def report_command(params_path: str, out_dir: str, datasets: tuple[str, ...], re
         click.echo(line + (f"; {c['note']}" if c and c.get("note") else ""))
     if res.missing:
         click.echo(f"warning: {len(res.missing)} run(s) have no metrics yet: "
-                   + ", ".join(f"{d}/{m}-s{s}" for d, m, s in res.missing), err=True)
+                   + ", ".join(f"{d}/{layout.run_name(m, s)}" for d, m, s in res.missing), err=True)
     click.echo(f"report: {res.out_dir / 'summary.csv'} and " + ", ".join(str(res.out_dir / f'{d}.md') for d in res.datasets))
 
 

@@ -23,6 +23,7 @@ from typing import Any
 import click
 import torch
 
+from . import layout
 from .config import to_dict
 from .data.dataset import load_split
 from .env import MAX_SEED, resolve_device, seed_everything
@@ -35,16 +36,12 @@ PARAMS_OPTION = click.option("--params", "params_path", default="params.yaml", s
                              type=click.Path(dir_okay=False), help="Pipeline parameters file.")
 
 
-def run_name(dataset: str, method: str, seed: int) -> str:
-    return f"{method}-s{seed}"
-
-
 def pipeline_resources(dataset: str) -> dict[str, Any]:
     """Paths of the pretrain/cluster outputs a method may use (present or not)."""
     return {
-        "encoder_path": Path("models/encoders") / dataset / "encoder.pt",
-        "clusters_path": Path("models/clusters") / dataset / "clusters.npz",
-        "classifier_path": Path("models/clusters") / dataset / "classifier.pt",
+        "encoder_path": layout.encoder_dir(dataset) / "encoder.pt",
+        "clusters_path": layout.clusters_dir(dataset) / "clusters.npz",
+        "classifier_path": layout.clusters_dir(dataset) / "classifier.pt",
     }
 
 
@@ -102,8 +99,8 @@ def train_one(params_path: str, dataset: str, method: str, seed: int, device_spe
     device = resolve_device(device_spec or prm.device)
     split = load_split(dataset, "train", prm.data.root)
     info = DataInfo.from_manifest({**split.manifest, "dataset": dataset})
-    out = Path(tsec.out_root) / dataset / run_name(dataset, method, seed)
-    ckpt = Path(tsec.checkpoint_root) / dataset / f"{run_name(dataset, method, seed)}.pt"
+    out = layout.run_dir(tsec.out_root, dataset, method, seed)
+    ckpt = layout.checkpoint_path(tsec.checkpoint_root, dataset, method, seed)
     inputs = {"method": method, "cfg": cfg, "loop": loop, "seed": seed, "data": split.manifest["content_hash"],
               "device": device.type}
     fingerprint = config_fingerprint(inputs)
@@ -114,7 +111,7 @@ def train_one(params_path: str, dataset: str, method: str, seed: int, device_spe
     m = build_method(method, cfg, info, device, resources)
     preflight([out, ckpt], need_bytes=_run_bytes(m), tracking=prm.tracking, what=f"the run {out}")
     resume = read_checkpoint(ckpt, fingerprint, inputs, fresh)  # a mismatch stops here, before the MLflow run
-    with tracking.start_run(f"{dataset}-{method}-s{seed}", prm.tracking,
+    with tracking.start_run(layout.run_id(dataset, method, seed), prm.tracking,
                             tags={"dataset": dataset, "method": method, "base_method": base_method(method),
                                   "seed": seed, "stage": "train"},
                             resume_run_id=resume.get("run_id") if resume else None) as run:
@@ -184,8 +181,8 @@ def evaluate_one(params_path: str, dataset: str, method: str, seed: int, device_
     esec = from_mapping(EvaluateSection, prm.raw.get("evaluate"), "evaluate")
     profile = eval_profile(prm.raw, dataset)
     device = resolve_device(device_spec or prm.device)
-    model_dir = Path(tsec.out_root) / dataset / run_name(dataset, method, seed)
-    preflight([Path(esec.out_root) / dataset / f"{run_name(dataset, method, seed)}.json", Path(esec.cache_dir) / "x"],
+    model_dir = layout.run_dir(tsec.out_root, dataset, method, seed)
+    preflight([layout.metrics_path(esec.out_root, dataset, method, seed), Path(esec.cache_dir) / "x"],
               tracking=prm.tracking, what="the metrics and the feature-statistics cache")
     m, ema_state, meta = load_trained(model_dir, device)
     train_split = load_split(dataset, "train", prm.data.root)
@@ -201,7 +198,7 @@ def evaluate_one(params_path: str, dataset: str, method: str, seed: int, device_
     with use_ema(m, ema_state):
         result = evaluate_method(m, train_split, test_split, profile, StatsCache(esec.cache_dir), device,
                                  encoder=encoder, dataset=dataset, variant=method, consumed_ids=consumed_ids)
-    out = Path(esec.out_root) / dataset / f"{run_name(dataset, method, seed)}.json"
+    out = layout.metrics_path(esec.out_root, dataset, method, seed)
     result = {"dataset": dataset, "method": method, "base_method": base_method(method),
               "variant_note": list_variants(prm.raw).get(method, ("", ""))[1], "seed": seed,
               "model": str(model_dir / "model.pt"),

@@ -36,6 +36,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from . import layout
 from .config import from_mapping, require
 from .errors import ConfigError
 from .params import register_section
@@ -203,7 +204,7 @@ def rare_samples(rows: Sequence[Mapping[str, Any]], classes: Sequence[int], reco
             continue
         rec = recs[0]
         comp = (rec.get("assignment") or [None] * (max(classes) + 1))[classes[0]]
-        run_dir = models_root / extreme / f"{m}-s{int(rec['seed'])}"
+        run_dir = layout.run_dir(models_root, extreme, m, int(rec["seed"]))
         if comp is None or int(comp) < 0:
             out[m] = (None, f"no component matched to class {classes[0]} in {run_dir.name}")
             continue

@@ -5,6 +5,7 @@ import json
 
 import click
 
+from .. import layout
 from ..config import DEFAULT_PARAMS, from_mapping, load_params
 from ..preflight import preflight
 from ..tracking import TrackingConfig
@@ -24,7 +25,7 @@ def cluster_command(dataset: str, params_path: str, encoder_dir: str | None, out
     params = load_params(params_path)
     cfg = load_cluster_config(params, dataset)
     tracking = from_mapping(TrackingConfig, params.get("tracking"), "tracking")
-    out = out_dir or f"models/clusters/{dataset}"
+    out = out_dir or str(layout.clusters_dir(dataset))
     preflight([out], need_bytes=64 * 2**20, tracking=tracking, what=f"the clusters {out}")
-    metrics = cluster(dataset, cfg, encoder_dir or f"models/encoders/{dataset}", out, tracking)
+    metrics = cluster(dataset, cfg, encoder_dir or layout.encoder_dir(dataset), out, tracking)
     click.echo(json.dumps(metrics, indent=2, default=str))

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import layout
 from ..config import to_dict
 from ..errors import ConfigError, DataError
 from ..io import atomic_dir, save_npz, torch_load, write_json
@@ -49,8 +50,8 @@ def cluster(
     tracking_cfg: TrackingConfig | None = None,
 ) -> dict[str, Any]:
     """Fit the pseudo-labels and their classifier for ``dataset``; returns the metrics dict."""
-    enc_dir = Path(encoder_dir) if encoder_dir is not None else Path("models/encoders") / dataset
-    out = Path(out_dir) if out_dir is not None else Path("models/clusters") / dataset
+    enc_dir = Path(encoder_dir) if encoder_dir is not None else layout.encoder_dir(dataset)
+    out = Path(out_dir) if out_dir is not None else layout.clusters_dir(dataset)
     meta, emb = _load_embeddings(enc_dir)
     k = cfg.k or int(meta["num_classes"])
     src = "train_h" if cfg.representation == "backbone" else "train_z"

@@ -5,6 +5,7 @@ import json
 
 import click
 
+from .. import layout
 from ..config import DEFAULT_PARAMS, from_mapping, load_params
 from ..preflight import preflight
 from ..tracking import TrackingConfig
@@ -43,13 +44,11 @@ def pretrain_command(dataset: str, params_path: str, device: str, prepared_root:
     cfg = load_pretrain_config(params, dataset)
     if backbone:
         cfg = dataclasses.replace(cfg, backbone=backbone)  # type: ignore[arg-type]
-    root = "encoders"
     if role == "eval":
-        root = "eval-encoders"
         cfg = dataclasses.replace(cfg, seed=cfg.eval_seed)
     tracking = from_mapping(TrackingConfig, params.get("tracking"), "tracking")
-    out = out_dir or f"models/{root}/{dataset}"
-    ckpt = ckpt_path or f"checkpoints/{root}/{dataset}.pt"
+    out = out_dir or str(layout.encoder_dir(dataset, "eval" if role == "eval" else "method"))
+    ckpt = ckpt_path or str(layout.encoder_checkpoint(dataset, "eval" if role == "eval" else "method"))
     preflight([out, ckpt], need_bytes=256 * 2**20, tracking=tracking, what=f"the encoder {out}")
     metrics = pretrain(dataset, cfg, prepared_root, out, resolve_device(device), tracking, ckpt_path=ckpt)
     click.echo(json.dumps(metrics, indent=2, default=str))

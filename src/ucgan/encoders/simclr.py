@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .. import layout
 from ..config import to_dict
 from ..data.dataset import PREPARED_ROOT, Split, content_hash, load_split
 from ..errors import DataError, DivergenceError
@@ -194,8 +195,8 @@ def pretrain(
     with the same config and data.
     """
     device = torch.device(device)
-    out = Path(out_dir) if out_dir is not None else Path("models/encoders") / dataset
-    ckpt = Path(ckpt_path) if ckpt_path is not None else Path("checkpoints/encoders") / f"{dataset}.pt"
+    out = Path(out_dir) if out_dir is not None else layout.encoder_dir(dataset)
+    ckpt = Path(ckpt_path) if ckpt_path is not None else layout.encoder_checkpoint(dataset)
     train = load_split(dataset, "train", prepared_root)
     test = load_split(dataset, "test", prepared_root)
     modality = train.modality

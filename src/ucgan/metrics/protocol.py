@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .. import layout
 from ..errors import UcganError
 
 #: Extractor names and the pipeline artifact each one *is* (a method that consumed the artifact
@@ -178,12 +179,12 @@ def inception_score(probs: np.ndarray, splits: int = 10) -> tuple[float, float]:
 
 
 #: Output folder of the eval-encoder stage (``ucgan pretrain --role eval``), one per dataset.
-EVAL_ENCODER_ROOT = "models/eval-encoders"
+EVAL_ENCODER_ROOT = layout.encoder_dir("", "eval").as_posix().rstrip("/")
 
 
 def eval_encoder_path(dataset: str) -> str:
     """``models/eval-encoders/<dataset>/encoder.pt``: the independent evaluation encoder."""
-    return f"{EVAL_ENCODER_ROOT}/{dataset}/encoder.pt"
+    return (layout.encoder_dir(dataset, "eval") / "encoder.pt").as_posix()
 
 
 def eval_encoder_resources(
