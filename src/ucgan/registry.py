@@ -128,7 +128,7 @@ def version_tags(metrics: Mapping[str, Any], model_sha256: str, run_id: str | No
 
 # ----------------------------------------------------------------------------- champion rule
 def _finite(v: Any) -> float | None:
-    from .report import finite
+    from .numbers import finite
 
     return finite(v)
 
@@ -286,8 +286,8 @@ def register_generator(
                     client.set_model_version_tag(name, existing.version, k, tags[k])
             return str(existing.version)
 
+        from .experiment import pipeline_resources
         from .methods import base_method, get_method
-        from .stages import pipeline_resources
 
         with tempfile.TemporaryDirectory(prefix="ucgan-register-") as tmp:
             mpath = Path(tmp) / "metrics.json"
@@ -418,7 +418,7 @@ def registered_datasets(tracking_cfg: TrackingConfig | None = None) -> list[str]
 def _load_model_file(model_pt: Path, device: Any, resources: Mapping[str, str] | None = None) -> tuple[Any, Any, dict[str, Any]]:
     """(method, ema_state, meta) from a ``model.pt``; ``resources`` replaces the repository paths of
     the pretrain/cluster outputs for methods that need them (a downloaded version carries its own)."""
-    from .stages import load_trained
+    from .experiment import load_trained
 
     return load_trained(model_pt, device, dict(resources) if resources else None)
 
@@ -588,7 +588,7 @@ def format_rows(rows: Sequence[VersionRow], fmt: str = "table") -> str:
 
 def method_means(rows: Sequence[VersionRow]) -> list[dict[str, Any]]:
     """Mean ± std over seeds per method of the tagged metrics (the registry's view of the benchmark)."""
-    from .report import mean_std
+    from .numbers import mean_std
 
     out = []
     for method in sorted({r.method for r in rows}):

@@ -38,6 +38,7 @@ import click
 from . import layout
 from .errors import DataError, UcganError
 from .io import atomic_path, read_json, write_text
+from .numbers import _num, finite, mean_std, stats  # noqa: F401  (re-exported: report.finite etc.)
 
 REFERENCE_METHOD = "slogan"
 NEEDS_SEEDS = "n/a (needs ≥2 seeds)"
@@ -77,45 +78,6 @@ _BY_KEY = {m.key: m for m in METRICS}
 
 
 # ----------------------------------------------------------------------------- numbers
-def finite(v: Any) -> float | None:
-    """``float(v)`` when it is a finite number, else None (JSON ``null`` = infinite/undefined)."""
-    if v is None or isinstance(v, bool):
-        return None
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
-
-
-def stats(values: Iterable[Any]) -> tuple[float | None, float | None, int]:
-    """(mean, sample std or None with < 2 values, number of finite values)."""
-    xs = [f for f in (finite(v) for v in values) if f is not None]
-    if not xs:
-        return None, None, 0
-    m = sum(xs) / len(xs)
-    if len(xs) < 2:
-        return m, None, len(xs)
-    var = sum((x - m) ** 2 for x in xs) / (len(xs) - 1)
-    return m, math.sqrt(var), len(xs)
-
-
-def _num(v: float | None, digits: int = 4) -> str:
-    if v is None:
-        return "-"
-    if v != 0 and (abs(v) >= 1e5 or abs(v) < 1e-3):
-        return f"{v:.{digits - 1}e}"
-    return f"{v:.{digits}g}"
-
-
-def mean_std(values: Iterable[Any]) -> str:
-    """``"m ± s"`` over seeds, ``"m"`` for a single seed, ``"-"`` when nothing is finite."""
-    m, s, n = stats(values)
-    if n == 0:
-        return "-"
-    return _num(m) if s is None else f"{_num(m)} ± {_num(s, 2)}"
-
-
 # ----------------------------------------------------------------------------- loading
 @dataclasses.dataclass
 class Runs:
@@ -463,7 +425,7 @@ def sample_figure(rec: Mapping[str, Any], models_root: Path, dest: Path) -> tupl
     if (run_dir / "model.pt").is_file():
         import torch
 
-        from .stages import load_trained
+        from .experiment import load_trained
         from .training import component_samples, save_grid, use_ema
 
         m, ema, _meta = load_trained(run_dir, torch.device("cpu"))

@@ -21,40 +21,19 @@ from pathlib import Path
 from typing import Any
 
 import click
-import torch
 
 from . import layout
 from .config import to_dict
 from .data.dataset import load_split
 from .env import MAX_SEED, resolve_device, seed_everything
 from .errors import UcganError
-from .io import read_json, require_structure, torch_load, write_json
+from .experiment import build_method, load_trained, pipeline_resources
+from .io import read_json, write_json
 from .methods import DataInfo, Method, base_method, get_method
 from .preflight import preflight
 
 PARAMS_OPTION = click.option("--params", "params_path", default="params.yaml", show_default=True,
                              type=click.Path(dir_okay=False), help="Pipeline parameters file.")
-
-
-def pipeline_resources(dataset: str) -> dict[str, Any]:
-    """Paths of the pretrain/cluster outputs a method may use (present or not)."""
-    return {
-        "encoder_path": layout.encoder_dir(dataset) / "encoder.pt",
-        "clusters_path": layout.clusters_dir(dataset) / "clusters.npz",
-        "classifier_path": layout.clusters_dir(dataset) / "classifier.pt",
-    }
-
-
-def build_method(name: str, cfg: Any, info: DataInfo, device: torch.device, resources: dict[str, Any]) -> Method:
-    cls = get_method(base_method(name))  # a variant id (slogan+moves) builds its paper method
-    if cls.needs_encoder:
-        missing = [str(p) for k, p in resources.items() if k.endswith("_path") and not Path(p).is_file()]
-        if missing:
-            raise UcganError(f"method {name} needs the pretrain/cluster outputs {missing}; run "
-                             f"`dvc repro cluster@{info.dataset}` (or `ucgan pretrain` and `ucgan cluster`) first.")
-    m = cls(cfg, info, device)
-    m.attach(resources)
-    return m
 
 
 def provenance(inputs: dict[str, Any], fingerprint: str, data_root: str, dataset: str) -> dict[str, Any]:
@@ -137,34 +116,6 @@ def _run_bytes(m: Method) -> int:
     ``model.pt`` (both exist for a moment), plus the grids and logs."""
     weights = sum(t.numel() * t.element_size() for mod in m.modules().values() for t in mod.state_dict().values())
     return 2 * 4 * weights + 16 * 2**20
-
-
-def load_trained(model_dir: str | Path, device: torch.device,
-                 resources: dict[str, Any] | None = None) -> tuple[Method, dict[str, Any] | None, dict[str, Any]]:
-    """Rebuild a trained method from ``model.pt`` alone (tensors + plain data, weights_only).
-
-    ``model_dir`` is a run folder or a ``.pt`` file; ``resources`` overrides the repository paths of
-    the pretrain/cluster outputs (a registry version carries its own copies).
-    """
-    from .config import from_mapping
-
-    path = Path(model_dir)
-    model_pt = path if path.suffix == ".pt" else path / "model.pt"
-    fix = "re-train it (`ucgan train ...`) or restore it with `dvc checkout`."
-    ck = require_structure(torch_load(model_pt, map_location=device), ("meta", "method_state"), model_pt,
-                           "trained model", fix)
-    meta = require_structure(ck["meta"], ("method", "config", "info"), model_pt, "trained model (meta)", fix)
-    cls = get_method(base_method(meta["method"]))
-    cfg = from_mapping(cls.Config, meta["config"], f"{model_pt} config")
-    i = meta["info"]
-    info = DataInfo(modality=i["modality"], shape=tuple(i["shape"]),
-                    value_range=None if i["value_range"] is None else tuple(i["value_range"]),
-                    num_classes=int(i["num_classes"]), dataset=i.get("dataset", ""))
-    res = {**pipeline_resources(info.dataset), **{k: Path(v) for k, v in (resources or {}).items()}}
-    m = build_method(meta["method"], cfg, info, device, res)
-    m.load_state_dict(ck["method_state"])
-    m.eval()
-    return m, ck.get("ema"), meta
 
 
 def evaluate_one(params_path: str, dataset: str, method: str, seed: int, device_spec: str | None = None) -> dict[str, Any]:

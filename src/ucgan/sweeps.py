@@ -39,6 +39,7 @@ import numpy as np
 from . import layout
 from .config import from_mapping, require
 from .errors import ConfigError
+from .numbers import finite, stats
 from .params import register_section
 
 #: |learned - true| share of the tracked attribute still counted as "sized right"
@@ -76,12 +77,6 @@ def load_sweeps(raw: Mapping[str, Any]) -> dict[str, SweepSpec]:
 register_section("sweeps", lambda section, raw: load_sweeps(raw))
 
 
-def _num(v: Any) -> float | None:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(float(v)):
-        return None
-    return float(v)
-
-
 def run_row(rec: Mapping[str, Any], classes: Sequence[int]) -> dict[str, Any] | None:
     """The sweep quantities of one metrics record (``None`` when it has no true mixing)."""
     true = rec.get("mixing_true")
@@ -93,7 +88,7 @@ def run_row(rec: Mapping[str, Any], classes: Sequence[int]) -> dict[str, Any] | 
     learned = rec.get("mixing_learned")
     per_class = rec.get("icfid_per_class") or []
     assignment = rec.get("assignment") or []
-    rare = [_num(per_class[c]) if c < len(per_class) else None for c in classes]
+    rare = [finite(per_class[c]) if c < len(per_class) else None for c in classes]
     generated = bool(assignment) and all(c < len(assignment) and assignment[c] is not None and int(assignment[c]) >= 0
                                          for c in classes) and all(v is not None for v in rare)
     return {
@@ -101,17 +96,15 @@ def run_row(rec: Mapping[str, Any], classes: Sequence[int]) -> dict[str, Any] | 
         "true_share": float(t[list(classes)].sum()),
         "learned_share": None if learned is None else float(np.asarray(learned, float)[list(classes)].sum()),
         "imbalance": float(t.max() / t.min()) if t.min() > 0 else math.inf,
-        "icfid": _num(rec.get("icfid")),
+        "icfid": finite(rec.get("icfid")),
         "rare_fid": None if any(v is None for v in rare) else float(np.mean([v for v in rare if v is not None])),
         "rare_generated": generated,
     }
 
 
 def _stats(vals: Sequence[float | None]) -> tuple[float | None, float | None]:
-    v = [x for x in vals if x is not None]
-    if not v:
-        return None, None
-    return float(np.mean(v)), float(np.std(v, ddof=1)) if len(v) > 1 else 0.0
+    m, sd, n = stats(vals)
+    return m, (0.0 if n == 1 else sd)
 
 
 def aggregate(rows: Sequence[Mapping[str, Any]], datasets: Sequence[str]) -> list[dict[str, Any]]:
@@ -213,7 +206,7 @@ def rare_samples(rows: Sequence[Mapping[str, Any]], classes: Sequence[int], reco
             continue
         import torch
 
-        from .stages import load_trained
+        from .experiment import load_trained
         from .training import save_grid, use_ema
 
         method, ema, _meta = load_trained(run_dir, torch.device("cpu"))

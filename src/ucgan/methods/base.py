@@ -16,27 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-
-@dataclasses.dataclass(frozen=True)
-class DataInfo:
-    """What a method needs to know about the data to build its networks."""
-
-    modality: str                          # "points" | "vector" | "image"
-    shape: tuple[int, ...]                 # per-sample shape, e.g. (2,), (720,), (1, 28, 28)
-    value_range: tuple[float, float] | None  # None = unbounded (linear generator output)
-    num_classes: int                       # K: number of components / codes the paper sets
-    dataset: str = ""
-
-    @classmethod
-    def from_manifest(cls, manifest: Mapping[str, Any]) -> "DataInfo":
-        r = manifest.get("range")
-        return cls(
-            modality=str(manifest["modality"]),
-            shape=tuple(int(s) for s in manifest["shape"]),
-            value_range=None if r is None else (float(r[0]), float(r[1])),
-            num_classes=len(manifest["class_names"]),
-            dataset=str(manifest.get("dataset", "")),
-        )
+from ..data.info import DataInfo as DataInfo  # part of the method interface; defined with the data
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Pick the appendix-E architecture for a dataset from its :class:`~ucgan.methods.base.DataInfo`.
+"""Pick the appendix-E architecture for a dataset from its :class:`~ucgan.data.info.DataInfo`.
 
 points -> Table 11 MLPs; vector -> Table 13 MLPs; image (C, 28, 28) -> Table 12 DCGAN;
 image (C, 32, 32) -> Table 14 ResNet; image (C, 64, 64) -> Table 15 ResNet. Every method builds its
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from torch import nn
 
+from ..data.info import DataInfo
 from ..errors import ConfigError
-from ..methods.base import DataInfo
 from .common import Discriminator, num_flat
 from .dcgan import dcgan_discriminator, dcgan_generator
 from .mlp import mlp_discriminator, mlp_generator
