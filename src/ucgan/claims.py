@@ -165,8 +165,10 @@ def verdict(claim: Claim, values: Sequence[float]) -> str:
     return "reproduced"
 
 
-def evaluate_claims(claims: Iterable[Claim], records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """One JSON-ready row per claim: the references, our mean/std over seeds, per-seed values, verdict."""
+def evaluate_claims(claims: Iterable[Claim], records: Iterable[Mapping[str, Any]],
+                    stages: Mapping[tuple[str, str], Sequence[str]] | None = None) -> list[dict[str, Any]]:
+    """One JSON-ready row per claim: the references, our mean/std over seeds, per-seed values, verdict.
+    ``stages``: (dataset, method) -> the evaluate stages of its runs, for the row's rerun command."""
     by_run: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
     for r in records:
         by_run.setdefault((str(r["dataset"]), str(r["method"])), []).append(r)
@@ -183,6 +185,7 @@ def evaluate_claims(claims: Iterable[Claim], records: Iterable[Mapping[str, Any]
             "ours_mean": float(np.mean(values)) if values else None,
             "ours_std": float(np.std(values, ddof=1)) if len(values) > 1 else (0.0 if values else None),
             "ours_per_seed": per_seed, "n_seeds": len(values), "verdict": verdict(c, values), "note": c.note,
+            "rerun": ("dvc repro " + " ".join([*st, "report"])) if (st := (stages or {}).get((c.dataset, c.method))) else "",
         })
     return rows
 
@@ -219,7 +222,8 @@ def claims_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
     for r in rows:
         seeds = ", ".join(f"s{s}: {_fmt(v)}" for s, v in r["ours_per_seed"].items()) or "no runs"
         lines.append(f"- **{r['id']}**: {seeds}. Paper: {r['paper_source'] or '—'}. "
-                     f"Official: {r['official_source'] or '—'}." + (f" {r['note']}" if r["note"] else ""))
+                     f"Official: {r['official_source'] or '—'}." + (f" {r['note']}" if r["note"] else "")
+                     + (f" Rerun: `{r['rerun']}`." if r.get("rerun") else ""))
     derived = sorted({r["metric"] for r in rows if str(r["metric"]).startswith("derived:")})
     if derived:
         lines += ["", "Derived metrics: " + "; ".join(f"`{m}` = {DERIVED[m.split(':', 1)[1]][1]}" for m in derived) + "."]

@@ -616,6 +616,7 @@ def build_report(
     registry: Any = None,
     claims: Sequence[Any] = (),
     sweeps: Mapping[str, Any] | None = None,
+    claim_stages: Mapping[tuple[str, str], Sequence[str]] | None = None,
 ) -> ReportResult:
     """Write every report file for ``records``. ``registry`` (optional) is a callable
     ``(dataset, champion_record, records_of_dataset) -> note`` that registers runs and sets the
@@ -681,7 +682,7 @@ def build_report(
         from .claims import claims_json, claims_markdown, evaluate_claims
         from .io import write_json
 
-        rows = evaluate_claims(claims, records)
+        rows = evaluate_claims(claims, records, claim_stages)
         write_text(out / "claims.md", claims_markdown(rows))
         write_json(out / "claims.json", claims_json(rows))
         files += [out / "claims.md", out / "claims.json"]
@@ -750,8 +751,12 @@ def run_report(params_path: str = "params.yaml", out_dir: str = "reports", datas
     runs = load_runs(esec.out_root, [r for r in tsec.all_runs() if r[0] in names])
     from .sweeps import load_sweeps
 
+    listed = {(r.dataset, r.method, r.seed): i for i, r in enumerate(tsec.runs)}
+    stages: dict[tuple[str, str], list[str]] = {}
+    for d, m, s in tsec.all_runs():  # each claim's rerun command names the stages of its runs
+        stages.setdefault((d, m), []).append(layout.evaluate_stage(d, m, s, listed.get((d, m, s))))
     return build_report(runs.records, out_dir, tsec.out_root, reference, runs.missing, hook, claims,
-                        load_sweeps(prm.raw))
+                        load_sweeps(prm.raw), stages)
 
 
 PARAMS_OPTION = click.option("--params", "params_path", default="params.yaml", show_default=True,

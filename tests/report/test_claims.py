@@ -119,7 +119,8 @@ def test_report_writes_the_claims_table_for_listed_runs(tmp_path: Path, monkeypa
     rows = {r["id"]: r for r in json.loads((tmp_path / "rep" / "claims.json").read_text())}
     assert rows["nmi"]["verdict"] == "reproduced" and rows["nmi"]["n_seeds"] == 3 and rows["nmi"]["paper"] == 0.92
     assert set(rows["nmi"]) >= {"id", "paper", "official", "ours_mean", "ours_std", "n_seeds", "verdict"}
-    assert rows["far"]["verdict"] == "not run"
+    assert rows["far"]["verdict"] == "not run" and rows["far"]["rerun"] == ""
+    assert rows["nmi"]["rerun"] == "dvc repro evaluate-listed@run0 evaluate-listed@run1 evaluate-listed@run2 report"
     assert "**reproduced**" in (tmp_path / "rep" / "claims.md").read_text()
     # without a claims file in the working directory the default is skipped; a named missing file is an error
     (tmp_path / "claims.yaml").unlink()
