@@ -47,24 +47,24 @@ run: install
 	@echo "pipeline finished: prepared data in data/prepared/, validation reports in data/validated/,"
 	@echo "metrics in metrics/, report in reports/ (reports/summary.csv, reports/<dataset>.md), MLflow store in mlruns/"
 
-# The reproduction profile (profiles/repro-cpu.yaml) in its own git worktree, so this checkout's params.yaml
-# and outputs are left alone. The worktree runs this checkout's venv on its own sources (PYTHONPATH).
+# A profile in its own git worktree, so this checkout's params.yaml and outputs are left alone; the
+# worktree runs this checkout's venv on its own sources (PYTHONPATH). $(call profile_run,DIR,PROFILE)
+define profile_run
+	@test -d .git || { git init -q && git add -A >/dev/null && git commit -qm "ucgan" && echo "initialised a git repo for DVC"; }
+	@test -d $(1) || git worktree add --detach $(1) HEAD
+	cp $(2) $(1)/params.yaml
+	cd $(1) && PYTHONPATH=$(abspath $(1))/src $(abspath $(BIN))/dvc repro
+endef
+
+# The reproduction profile: claims table in $(REPRO_DIR)/reports/claims.md
 REPRO_DIR ?= ../ucgan-repro-cpu
 repro: install
-	@test -d .git || { git init -q && git add -A >/dev/null && git commit -qm "ucgan" && echo "initialised a git repo for DVC"; }
-	@test -d $(REPRO_DIR) || git worktree add --detach $(REPRO_DIR) HEAD
-	cp profiles/repro-cpu.yaml $(REPRO_DIR)/params.yaml
-	cd $(REPRO_DIR) && PYTHONPATH=$(abspath $(REPRO_DIR))/src $(abspath $(BIN))/dvc repro
-	@echo "claims table: $(REPRO_DIR)/reports/claims.md"
+	$(call profile_run,$(REPRO_DIR),profiles/repro-cpu.yaml)
 
-# The imbalance sweep (profiles/sweep-cpu.yaml), likewise in its own worktree.
+# The imbalance sweep: $(SWEEP_DIR)/reports/sweeps/
 SWEEP_DIR ?= ../ucgan-sweep-cpu
 sweep: install
-	@test -d .git || { git init -q && git add -A >/dev/null && git commit -qm "ucgan" && echo "initialised a git repo for DVC"; }
-	@test -d $(SWEEP_DIR) || git worktree add --detach $(SWEEP_DIR) HEAD
-	cp profiles/sweep-cpu.yaml $(SWEEP_DIR)/params.yaml
-	cd $(SWEEP_DIR) && PYTHONPATH=$(abspath $(SWEEP_DIR))/src $(abspath $(BIN))/dvc repro
-	@echo "sweep reports: $(SWEEP_DIR)/reports/sweeps/"
+	$(call profile_run,$(SWEEP_DIR),profiles/sweep-cpu.yaml)
 
 # Style and static checks ([tool.ruff] and [tool.mypy] in pyproject.toml); part of `make test`.
 lint: install
