@@ -18,9 +18,10 @@ Where: the local SQLite store ``mlruns/mlflow.db`` by default (see :mod:`ucgan.t
 server when ``MLFLOW_TRACKING_URI`` or ``tracking.uri`` says so; an unreachable server is a
 :class:`~ucgan.errors.TrackingError` before any work.
 
-Registration is idempotent (a version whose ``model_sha256`` tag matches is reused and only its
-metric tags are refreshed), so both the evaluate stage and the report stage may call
-:func:`register_generator` for the same run.
+Each run is registered once, by its evaluate stage. The report stage only looks the champion's
+version up (:func:`registered_version`) and moves the alias; it registers a run itself only when
+that run has no version yet (evaluated while tracking was off). Registration is idempotent anyway
+(a version whose ``model_sha256`` tag matches is reused, its metric tags refreshed).
 """
 from __future__ import annotations
 
@@ -237,6 +238,20 @@ def _signature(shape: Sequence[int]) -> Any:
                      ColSpec("long", "seed", required=False)])
     outputs = Schema([TensorSpec(np.dtype(np.float32), (-1, *[int(s) for s in shape]))])
     return ModelSignature(inputs=inputs, outputs=outputs)
+
+
+def registered_version(model_dir: str | os.PathLike[str], dataset: str,
+                       tracking_cfg: TrackingConfig | None = None) -> str | None:
+    """The registry version of ``model_dir/model.pt`` (matched by its sha256), or ``None`` when it
+    has none (or tracking is off, or the file is missing)."""
+    cfg = tracking_cfg or TrackingConfig()
+    model_pt = Path(model_dir) / "model.pt"
+    if not cfg.enabled or not model_pt.is_file():
+        return None
+    connect(cfg, create=True)
+    client = _client()
+    found = _find_version(client, model_name(dataset), file_sha256(model_pt))  # none: an empty search
+    return None if found is None else str(found.version)
 
 
 def register_generator(

@@ -694,23 +694,20 @@ def build_report(
 
 
 def registry_hook(tracking_cfg: Any, models_root: str | Path) -> Any:
-    """The ``registry`` callable of :func:`build_report`: register every run of the dataset
-    (idempotent) and point ``champion`` at the best one. Returns the sentence for the report."""
-    from .registry import CHAMPION_ALIAS, model_name, register_generator, set_champion
+    """The ``registry`` callable of :func:`build_report`: point ``champion`` at the best run's
+    version. The evaluate stage registered every run; a champion without a version (evaluated while
+    tracking was off) is registered here. Returns the sentence for the report."""
+    from .registry import CHAMPION_ALIAS, model_name, register_generator, registered_version, set_champion
 
     def hook(dataset: str, champ: Mapping[str, Any], recs: Sequence[Mapping[str, Any]]) -> str:
-        version = None
-        for r in recs:
-            run_dir = layout.run_dir(models_root, dataset, str(r["method"]), int(r["seed"]))
-            if not (run_dir / "model.pt").is_file():
-                continue
-            clean = {k: v for k, v in r.items() if not k.startswith("_")}
-            v = register_generator(run_dir, clean, tracking_cfg)
-            if r is champ:
-                version = v
+        run_dir = layout.run_dir(models_root, dataset, str(champ["method"]), int(champ["seed"]))
+        if not (run_dir / "model.pt").is_file():
+            return f"Not registered: `{(run_dir / 'model.pt').as_posix()}` is not here."
+        version = registered_version(run_dir, dataset, tracking_cfg)
         if version is None:
-            where = layout.run_dir(models_root, dataset, str(champ["method"]), int(champ["seed"])) / "model.pt"
-            return f"Not registered: `{where.as_posix()}` is not here."
+            version = register_generator(run_dir, {k: v for k, v in champ.items() if not k.startswith("_")}, tracking_cfg)
+        if version is None:
+            return "Not registered: tracking is off."
         set_champion(dataset, version, tracking_cfg, finite(champ.get("icfid")))
         return f"Registry: `models:/{model_name(dataset)}@{CHAMPION_ALIAS}` = version {version}."
 
