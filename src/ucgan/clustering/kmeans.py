@@ -13,6 +13,8 @@ from typing import Literal
 
 import numpy as np
 
+from ..metrics.clustering_metrics import cluster_accuracy, kmeans_nmi, nmi  # noqa: F401  (one implementation)
+
 Source = Literal["backbone", "projection"]
 
 #: Representation variants reported in the cluster metrics: name -> (source, standardize, l2).
@@ -70,24 +72,8 @@ def order_by_size(labels: np.ndarray, centers: np.ndarray, k: int) -> tuple[np.n
     return old_to_new[labels], centers[order], old_to_new
 
 
-def nmi(y_true: np.ndarray, labels: np.ndarray) -> float:
-    from sklearn.metrics import normalized_mutual_info_score
-
-    return float(normalized_mutual_info_score(y_true, labels))
-
-
-def cluster_accuracy(y_true: np.ndarray, labels: np.ndarray) -> float:
-    """Accuracy after the best one-to-one matching of clusters to classes (Hungarian)."""
-    from scipy.optimize import linear_sum_assignment
-
-    k = int(max(labels.max(), y_true.max())) + 1
-    counts = np.zeros((k, k), dtype=np.int64)
-    np.add.at(counts, (labels, y_true), 1)
-    rows, cols = linear_sum_assignment(-counts)
-    return float(counts[rows, cols].sum() / max(1, len(labels)))
-
-
 def nmi_over_seeds(x: np.ndarray, y: np.ndarray, k: int, *, seeds: int = 3, n_init: int = 10) -> tuple[float, list[float]]:
-    """Mean NMI of k-means (seeds 0..seeds-1) against the truth, and the per-seed values."""
-    vals = [nmi(y, fit_kmeans(x, k, n_init=n_init, seed=s).labels_) for s in range(seeds)]
-    return float(np.mean(vals)), vals
+    """Mean NMI of k-means (seeds 0..seeds-1) against the truth, and the per-seed values: the
+    evaluation's own k-means NMI (:func:`ucgan.metrics.clustering_metrics.kmeans_nmi`)."""
+    r = kmeans_nmi(x, y, k, seeds=range(seeds), n_init=n_init)
+    return r.mean, r.per_seed

@@ -22,6 +22,19 @@ def nmi(labels_true: np.ndarray, labels_pred: np.ndarray) -> float:
     return float(normalized_mutual_info_score(y, p))
 
 
+def cluster_accuracy(labels_true: np.ndarray, labels_pred: np.ndarray) -> float:
+    """Accuracy after the best one-to-one matching of clusters to classes (Hungarian)."""
+    from scipy.optimize import linear_sum_assignment
+
+    y = np.asarray(labels_true, dtype=np.int64).ravel()
+    p = np.asarray(labels_pred, dtype=np.int64).ravel()
+    k = int(max(p.max(), y.max())) + 1
+    counts = np.zeros((k, k), dtype=np.int64)
+    np.add.at(counts, (p, y), 1)
+    rows, cols = linear_sum_assignment(-counts)
+    return float(counts[rows, cols].sum() / max(1, len(p)))
+
+
 def kmeans_labels(features: np.ndarray, k: int, seed: int = 0, n_init: int = 10) -> np.ndarray:
     """k-means (k-means++, ``n_init`` restarts, seeded) cluster ids: the protocol for methods that
     have features but no assignment rule of their own (e.g. WGAN's discriminator features)."""
