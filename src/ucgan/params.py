@@ -67,11 +67,56 @@ def register_section(name: str, check: Callable[[Any, dict[str, Any]], Any]) -> 
 
 @dataclasses.dataclass
 class Params:
+    """The whole params.yaml, checked once by :func:`load`; every stage reads its sections from here.
+
+    Per-dataset settings follow one rule (:func:`settings_key`): a section's base, then the block of
+    the dataset (or of the preset it was built from). The section accessors below return the
+    resolved, typed config; each was already validated when the file was loaded.
+    """
+
     raw: dict[str, Any]
     data: DataConfig
     validate: ValidateConfig
     tracking: TrackingConfig
     device: str
+
+    @property
+    def train(self) -> Any:
+        """``train:`` (:class:`ucgan.stages_params.TrainSection`): the runs and the loop settings."""
+        from .stages_params import _check_train
+
+        return _check_train(self.raw.get("train"), self.raw)
+
+    @property
+    def evaluate(self) -> Any:
+        """``evaluate:`` (:class:`ucgan.stages_params.EvaluateSection`)."""
+        from .stages_params import EvaluateSection
+
+        return from_mapping(EvaluateSection, self.raw.get("evaluate"), "evaluate")
+
+    def eval_profile(self, dataset: str) -> Any:
+        """The resolved evaluation settings of ``dataset`` (:class:`ucgan.metrics.suite.EvalProfile`)."""
+        from .stages_params import eval_profile
+
+        return eval_profile(self.raw, dataset)
+
+    def method(self, name: str, dataset: str) -> Any:
+        """The resolved hyperparameters of a method or variant id on ``dataset``."""
+        from .stages_params import method_config
+
+        return method_config(self.raw, name, dataset)
+
+    def pretrain(self, dataset: str) -> Any:
+        """``pretrain:`` resolved for ``dataset`` (:class:`ucgan.encoders.config.PretrainConfig`)."""
+        from .encoders.config import load_pretrain_config
+
+        return load_pretrain_config(self.raw, dataset)
+
+    def cluster(self, dataset: str) -> Any:
+        """``cluster:`` resolved for ``dataset`` (:class:`ucgan.clustering.config.ClusterConfig`)."""
+        from .clustering.config import load_cluster_config
+
+        return load_cluster_config(self.raw, dataset)
 
 
 def _import_sections() -> None:

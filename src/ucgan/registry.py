@@ -675,13 +675,10 @@ def compare_command(params_path: str, datasets: tuple[str, ...], all_versions: b
 def register_command(params_path: str, dataset: str, method: str, seed: int) -> None:
     """Register one evaluated run (models/... + metrics/...) by hand; idempotent."""
     from . import params as P
-    from .config import from_mapping
     from .io import read_json
-    from .stages_params import EvaluateSection, _check_train
 
     prm = P.load(params_path)
-    tsec = _check_train(prm.raw.get("train"), prm.raw)
-    esec = from_mapping(EvaluateSection, prm.raw.get("evaluate"), "evaluate")
+    tsec, esec = prm.train, prm.evaluate
     mpath = layout.metrics_path(esec.out_root, dataset, method, seed)
     if not mpath.is_file():
         raise DataError(f"{mpath} does not exist; run `dvc repro evaluate@{dataset}-{method}-{seed}` first")

@@ -724,12 +724,9 @@ def run_report(params_path: str = "params.yaml", out_dir: str = "reports", datas
     """The stage: read the runs from params.yaml, build the report (and the claims table when
     ``claims_path`` is given), set the champions."""
     from . import params as P
-    from .config import from_mapping
-    from .stages_params import EvaluateSection, _check_train
 
     prm = P.load(params_path)
-    tsec = _check_train(prm.raw.get("train"), prm.raw)
-    esec = from_mapping(EvaluateSection, prm.raw.get("evaluate"), "evaluate")
+    tsec, esec = prm.train, prm.evaluate
     claims = []
     if claims_path and (claims_path != DEFAULT_CLAIMS or Path(claims_path).is_file()):  # the default is optional
         from .claims import load_claims

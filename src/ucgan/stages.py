@@ -68,12 +68,11 @@ def train_one(params_path: str, dataset: str, method: str, seed: int, device_spe
               stop_after: int | None = None, fresh: bool = False, hooks: Any = None) -> dict[str, Any]:
     from . import params as P
     from . import tracking
-    from .stages_params import _check_train, method_config
     from .training import config_fingerprint, read_checkpoint, train
 
     prm = P.load(params_path)
-    tsec = _check_train(prm.raw.get("train"), prm.raw)
-    cfg = method_config(prm.raw, method, dataset)
+    tsec = prm.train
+    cfg = prm.method(method, dataset)
     loop = tsec.loop(dataset, method, seed)
     device = resolve_device(device_spec or prm.device)
     split = load_split(dataset, "train", prm.data.root)
@@ -121,16 +120,14 @@ def _run_bytes(m: Method) -> int:
 def evaluate_one(params_path: str, dataset: str, method: str, seed: int, device_spec: str | None = None) -> dict[str, Any]:
     from . import params as P
     from . import tracking
-    from .config import from_mapping
     from .metrics.cache import StatsCache
     from .metrics.suite import evaluate_method
-    from .stages_params import EvaluateSection, _check_train, eval_profile, list_variants
+    from .stages_params import list_variants
     from .training import use_ema
 
     prm = P.load(params_path)
-    tsec = _check_train(prm.raw.get("train"), prm.raw)
-    esec = from_mapping(EvaluateSection, prm.raw.get("evaluate"), "evaluate")
-    profile = eval_profile(prm.raw, dataset)
+    tsec, esec = prm.train, prm.evaluate
+    profile = prm.eval_profile(dataset)
     device = resolve_device(device_spec or prm.device)
     model_dir = layout.run_dir(tsec.out_root, dataset, method, seed)
     preflight([layout.metrics_path(esec.out_root, dataset, method, seed), Path(esec.cache_dir) / "x"],

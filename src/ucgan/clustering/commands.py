@@ -6,9 +6,8 @@ import json
 import click
 
 from .. import layout
-from ..config import DEFAULT_PARAMS, from_mapping, load_params
+from ..config import DEFAULT_PARAMS
 from ..preflight import preflight
-from ..tracking import TrackingConfig
 
 
 @click.command("cluster")
@@ -19,12 +18,12 @@ from ..tracking import TrackingConfig
 @click.option("--out", "out_dir", default=None, help="output folder [default: models/clusters/<dataset>]")
 def cluster_command(dataset: str, params_path: str, encoder_dir: str | None, out_dir: str | None) -> None:
     """k-means pseudo-labels + linear classifier on the encoder features of DATASET (InfoSCC-GAN stage 2)."""
-    from .config import load_cluster_config
+    from .. import params as P
     from .stage import cluster
 
-    params = load_params(params_path)
-    cfg = load_cluster_config(params, dataset)
-    tracking = from_mapping(TrackingConfig, params.get("tracking"), "tracking")
+    prm = P.load(params_path)  # the whole file is checked first, as every stage does
+    cfg = prm.cluster(dataset)
+    tracking = prm.tracking
     out = out_dir or str(layout.clusters_dir(dataset))
     preflight([out], need_bytes=64 * 2**20, tracking=tracking, what=f"the clusters {out}")
     metrics = cluster(dataset, cfg, encoder_dir or layout.encoder_dir(dataset), out, tracking)

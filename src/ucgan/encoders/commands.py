@@ -6,17 +6,16 @@ import json
 import click
 
 from .. import layout
-from ..config import DEFAULT_PARAMS, from_mapping, load_params
+from ..config import DEFAULT_PARAMS
 from ..preflight import preflight
-from ..tracking import TrackingConfig
 
 
 @click.command("pretrain")
 @click.option("--dataset", required=True, help="prepared dataset name (data/prepared/<dataset>)")
 @click.option("--params", "params_path", default=DEFAULT_PARAMS, show_default=True,
               help="params.yaml; reads `pretrain` (+ `pretrain.overrides.<dataset>`) and `tracking`")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N")
-@click.option("--prepared-root", default="data/prepared", show_default=True)
+@click.option("--device", default=None, help="auto, cpu, cuda or cuda:N [default: params.yaml's device]")
+@click.option("--prepared-root", default=None, help="prepared datasets [default: params.yaml's data.root]")
 @click.option("--role", type=click.Choice(["method", "eval"]), default="method", show_default=True,
               help="method: the encoder InfoSCC-GAN/LSC-GAN consume (models/encoders/<dataset>); eval: the "
                    "independent evaluation encoder, same recipe with pretrain.eval_seed, never given to a method "
@@ -28,7 +27,8 @@ from ..tracking import TrackingConfig
                    "next to the SimCLR one (use another --out)")
 @click.option("--ckpt", "ckpt_path", default=None,
               help="resume checkpoint [default: checkpoints/encoders/<dataset>.pt, outside the DVC output]")
-def pretrain_command(dataset: str, params_path: str, device: str, prepared_root: str, role: str, out_dir: str | None,
+def pretrain_command(dataset: str, params_path: str, device: str | None, prepared_root: str | None, role: str,
+                     out_dir: str | None,
                      backbone: str | None, ckpt_path: str | None) -> None:
     """SimCLR-pretrain the encoder of DATASET (InfoSCC-GAN stage 1; resumes an interrupted run).
 
@@ -36,19 +36,20 @@ def pretrain_command(dataset: str, params_path: str, device: str, prepared_root:
     sees, so the generators that train through the first one are not scored by it."""
     import dataclasses
 
+    from .. import params as P
     from ..env import resolve_device
-    from .config import load_pretrain_config
     from .simclr import pretrain
 
-    params = load_params(params_path)
-    cfg = load_pretrain_config(params, dataset)
+    prm = P.load(params_path)  # the whole file is checked first, as every stage does
+    cfg = prm.pretrain(dataset)
     if backbone:
         cfg = dataclasses.replace(cfg, backbone=backbone)  # type: ignore[arg-type]
     if role == "eval":
         cfg = dataclasses.replace(cfg, seed=cfg.eval_seed)
-    tracking = from_mapping(TrackingConfig, params.get("tracking"), "tracking")
+    tracking = prm.tracking
     out = out_dir or str(layout.encoder_dir(dataset, "eval" if role == "eval" else "method"))
     ckpt = ckpt_path or str(layout.encoder_checkpoint(dataset, "eval" if role == "eval" else "method"))
     preflight([out, ckpt], need_bytes=256 * 2**20, tracking=tracking, what=f"the encoder {out}")
-    metrics = pretrain(dataset, cfg, prepared_root, out, resolve_device(device), tracking, ckpt_path=ckpt)
+    metrics = pretrain(dataset, cfg, prepared_root or prm.data.root, out, resolve_device(device or prm.device), tracking,
+                       ckpt_path=ckpt)
     click.echo(json.dumps(metrics, indent=2, default=str))

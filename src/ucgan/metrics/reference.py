@@ -48,8 +48,8 @@ def reference_stats(dataset: str, params_path: str = "params.yaml", device: Any 
     from .suite import choose_real_split
 
     prm = P.load(params_path)
-    esec = from_mapping(EvaluateSection, prm.raw.get("evaluate"), "evaluate")
-    profile = eval_profile(prm.raw, dataset)
+    esec = prm.evaluate
+    profile = prm.eval_profile(dataset)
     try:
         train = load_split(dataset, "train", prm.data.root)
     except DataError as exc:
