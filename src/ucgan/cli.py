@@ -13,10 +13,8 @@ from typing import Any, Callable
 import click
 
 from .errors import UcganError
+from .options import PARAMS_OPTION
 from .preflight import preflight
-
-PARAMS_OPTION = click.option("--params", "params_path", default="params.yaml", show_default=True,
-                             type=click.Path(dir_okay=False), help="Pipeline parameters file.")
 
 
 def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:

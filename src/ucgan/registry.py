@@ -44,6 +44,7 @@ import click
 from . import layout
 from .env import MAX_SEED
 from .errors import DataError, TrackingError, UcganError
+from .options import PARAMS_OPTION, run_options
 from .tracking import TrackingConfig
 
 MODEL_PREFIX = "ucgan-"
@@ -616,9 +617,6 @@ def method_means(rows: Sequence[VersionRow]) -> list[dict[str, Any]]:
 
 
 # ----------------------------------------------------------------------------- CLI
-PARAMS_OPTION = click.option("--params", "params_path", default="params.yaml", show_default=True,
-                             type=click.Path(dir_okay=False),
-                             help="Pipeline parameters (its tracking: section says which MLflow store).")
 
 
 def tracking_from_params(params_path: str) -> TrackingConfig:
@@ -669,9 +667,7 @@ def compare_command(params_path: str, datasets: tuple[str, ...], all_versions: b
 
 @registry_group.command("register")
 @PARAMS_OPTION
-@click.option("--dataset", required=True)
-@click.option("--method", required=True)
-@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True)
+@run_options()
 def register_command(params_path: str, dataset: str, method: str, seed: int) -> None:
     """Register one evaluated run (models/... + metrics/...) by hand; idempotent."""
     from . import params as P

@@ -39,6 +39,7 @@ from . import layout
 from .errors import DataError, UcganError
 from .io import atomic_path, read_json, write_text
 from .numbers import _num, finite, mean_std, stats  # noqa: F401  (re-exported: report.finite etc.)
+from .options import PARAMS_OPTION
 
 REFERENCE_METHOD = "slogan"
 NEEDS_SEEDS = "n/a (needs ≥2 seeds)"
@@ -753,8 +754,6 @@ def run_report(params_path: str = "params.yaml", out_dir: str = "reports", datas
                         load_sweeps(prm.raw), stages)
 
 
-PARAMS_OPTION = click.option("--params", "params_path", default="params.yaml", show_default=True,
-                             type=click.Path(dir_okay=False), help="Pipeline parameters file.")
 
 
 @click.command("report")

@@ -25,15 +25,13 @@ import click
 from . import layout
 from .config import to_dict
 from .data.dataset import load_split
-from .env import MAX_SEED, resolve_device, seed_everything
+from .env import resolve_device, seed_everything
 from .errors import UcganError
 from .experiment import build_method, load_trained, pipeline_resources
 from .io import read_json, write_json
 from .methods import DataInfo, Method, base_method, get_method
+from .options import PARAMS_OPTION, run_options
 from .preflight import preflight
-
-PARAMS_OPTION = click.option("--params", "params_path", default="params.yaml", show_default=True,
-                             type=click.Path(dir_okay=False), help="Pipeline parameters file.")
 
 
 def provenance(inputs: dict[str, Any], fingerprint: str, data_root: str, dataset: str) -> dict[str, Any]:
@@ -168,9 +166,7 @@ def evaluate_one(params_path: str, dataset: str, method: str, seed: int, device_
 
 @click.command("train")
 @PARAMS_OPTION
-@click.option("--dataset", required=True, help="Dataset name (prepared).")
-@click.option("--method", required=True, help="Method name (`ucgan methods` lists them).")
-@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True)
+@run_options()
 @click.option("--device", "device_spec", default=None, help="auto | cpu | cuda[:N] (default: params device).")
 @click.option("--fresh", is_flag=True, help="Discard a checkpoint written under another configuration and start over.")
 @click.option("--max-minutes", type=click.FloatRange(min=0), default=0, show_default=True,
@@ -189,9 +185,7 @@ def train_command(params_path: str, dataset: str, method: str, seed: int, device
 
 @click.command("evaluate")
 @PARAMS_OPTION
-@click.option("--dataset", required=True)
-@click.option("--method", required=True)
-@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True)
+@run_options()
 @click.option("--device", "device_spec", default=None, help="auto | cpu | cuda[:N] (default: params device).")
 def evaluate_command(params_path: str, dataset: str, method: str, seed: int, device_spec: str | None) -> None:
     """Score a trained method: FID, ICFID, NMI, learned-vs-true mixing, mode metrics."""

@@ -20,7 +20,7 @@ from .config import from_mapping, require
 from .env import MAX_SEED
 from .errors import ConfigError
 from .methods import MethodConfig, available, base_method, get_method
-from .params import register_section, settings_key
+from .sections import register_section, settings_key
 from .training import LoopConfig
 
 

@@ -40,7 +40,7 @@ from . import layout
 from .config import from_mapping, require
 from .errors import ConfigError
 from .numbers import finite, stats
-from .params import register_section
+from .sections import register_section
 
 #: |learned - true| share of the tracked attribute still counted as "sized right"
 SHARE_TOLERANCE = 0.05

@@ -6,14 +6,13 @@ import json
 import click
 
 from .. import layout
-from ..config import DEFAULT_PARAMS
+from ..options import PARAMS_OPTION
 from ..preflight import preflight
 
 
 @click.command("cluster")
 @click.option("--dataset", required=True, help="dataset whose encoder embeddings are clustered")
-@click.option("--params", "params_path", default=DEFAULT_PARAMS, show_default=True,
-              help="params.yaml; reads `cluster` (+ `cluster.overrides.<dataset>`) and `tracking`")
+@PARAMS_OPTION
 @click.option("--encoder-dir", default=None, help="pretrain outputs [default: models/encoders/<dataset>]")
 @click.option("--out", "out_dir", default=None, help="output folder [default: models/clusters/<dataset>]")
 def cluster_command(dataset: str, params_path: str, encoder_dir: str | None, out_dir: str | None) -> None:

@@ -6,14 +6,13 @@ import json
 import click
 
 from .. import layout
-from ..config import DEFAULT_PARAMS
+from ..options import PARAMS_OPTION
 from ..preflight import preflight
 
 
 @click.command("pretrain")
 @click.option("--dataset", required=True, help="prepared dataset name (data/prepared/<dataset>)")
-@click.option("--params", "params_path", default=DEFAULT_PARAMS, show_default=True,
-              help="params.yaml; reads `pretrain` (+ `pretrain.overrides.<dataset>`) and `tracking`")
+@PARAMS_OPTION
 @click.option("--device", default=None, help="auto, cpu, cuda or cuda:N [default: params.yaml's device]")
 @click.option("--prepared-root", default=None, help="prepared datasets [default: params.yaml's data.root]")
 @click.option("--role", type=click.Choice(["method", "eval"]), default="method", show_default=True,

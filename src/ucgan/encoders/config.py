@@ -122,7 +122,7 @@ def section_with_overrides(cls: type, params: Mapping[str, Any], section: str, d
     overrides = raw.get("overrides") or {}
     if not isinstance(overrides, Mapping):
         raise ConfigError(f"{section}.overrides: expected a mapping of dataset -> keys, got {overrides!r}")
-    from ..params import settings_key
+    from ..sections import settings_key
 
     chosen = from_mapping(cls, base, section)
     key = settings_key(params, dataset, overrides)  # its own block, else its preset's

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import click
 
+from ..options import PARAMS_OPTION
+
 if TYPE_CHECKING:  # annotations only: the CLI imports this module at start-up
     import numpy as np
     import torch
@@ -122,8 +124,7 @@ def _features(x: FeaturesOrStats) -> np.ndarray:
 @click.option("--ref", "ref", default=None, metavar="DATASET",
               help="Compare FAKE_DIR with the real statistics of a prepared dataset (evaluate's stats cache) "
                    "instead of a REAL_DIR: `ucgan fid FAKE_DIR --ref mnist5k`.")
-@click.option("--params", "params_path", default="params.yaml", show_default=True,
-              help="params.yaml that locates prepared data and the stats cache (only with --ref).")
+@PARAMS_OPTION
 @click.option("--per-class", is_flag=True,
               help="Each dir holds one subfolder per class (real) / per cluster (fake): report ICFID with the assignment.")
 @click.option("--matching", type=click.Choice(["greedy", "hungarian"]), default="greedy", show_default=True,
