@@ -95,6 +95,20 @@ def publish(ws: Path, out: Path, reports: str = "reports") -> Path:
         "stages": times,
     }
     (tmp / "provenance.json").write_text(json.dumps(prov, indent=2) + "\n", encoding="utf-8")
+    claims = json.loads((tmp / "claims.json").read_text()) if (tmp / "claims.json").is_file() else []
+    verdicts: dict[str, int] = {}
+    for c in claims:
+        verdicts[c["verdict"]] = verdicts.get(c["verdict"], 0) + 1
+    runs = sum(1 for r in times if r["stage"] == "train")
+    lines = [f"# Published run: {out.name}", "",
+             f"What the pipeline produced with `params.yaml` (this folder's copy) at commit `{prov['git_commit'][:12]}`"
+             + (" (with uncommitted changes)" if prov["git_dirty"] else "") + f", on {prov['machine']['cpus']} CPU cores.",
+             "", "- [claims.md](claims.md): the papers' claims with their verdicts ("
+             + ", ".join(f"{n} {v}" for v, n in sorted(verdicts.items())) + ")",
+             "- [summary.csv](summary.csv), one Markdown table per dataset (`<dataset>.md`), `figures/`, `plots/` (DVC plot data)",
+             f"- [provenance.json](provenance.json): commit, machine and the wall time of every stage ({runs} trainings; "
+             + ", ".join(f"{k} {v / 60:.1f} min" for k, v in prov["seconds_per_stage_kind"].items()) + " summed over runs)", ""]
+    (tmp / "README.md").write_text("\n".join(lines), encoding="utf-8")
     if out.exists():
         shutil.rmtree(out)
     tmp.rename(out)  # published in one rename: a half-copied folder is never left under the final name
