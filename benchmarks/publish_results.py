@@ -64,7 +64,7 @@ def stage_times(ws: Path, params: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def publish(ws: Path, out: Path, reports: str = "reports") -> Path:
+def publish(ws: Path, out: Path, reports: str = "reports", note: str = "") -> Path:
     rep = ws / reports
     if not (rep / "summary.csv").is_file():
         sys.exit(f"error: {rep}/summary.csv not found: run the pipeline in {ws} first (`dvc repro`)")
@@ -92,6 +92,7 @@ def publish(ws: Path, out: Path, reports: str = "reports") -> Path:
         "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(),
                     "omp_num_threads": os.environ.get("OMP_NUM_THREADS")},
         "seconds_per_stage_kind": {k: round(v, 1) for k, v in sorted(by_stage.items())},
+        "note": note,
         "stages": times,
     }
     (tmp / "provenance.json").write_text(json.dumps(prov, indent=2) + "\n", encoding="utf-8")
@@ -108,6 +109,8 @@ def publish(ws: Path, out: Path, reports: str = "reports") -> Path:
              "- [summary.csv](summary.csv), one Markdown table per dataset (`<dataset>.md`), `figures/`, `plots/` (DVC plot data)",
              f"- [provenance.json](provenance.json): commit, machine and the wall time of every stage ({runs} trainings; "
              + ", ".join(f"{k} {v / 60:.1f} min" for k, v in prov["seconds_per_stage_kind"].items()) + " summed over runs)", ""]
+    if note:
+        lines += [note, ""]
     (tmp / "README.md").write_text("\n".join(lines), encoding="utf-8")
     if out.exists():
         shutil.rmtree(out)
@@ -119,8 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--workspace", type=Path, default=Path("."), help="where the pipeline ran (has params.yaml, reports/)")
     ap.add_argument("--out", type=Path, required=True, help="folder to (re)write, e.g. results/repro-cpu")
+    ap.add_argument("--note", default="", help="a paragraph for the folder's README (how the run was made)")
     a = ap.parse_args(argv)
-    out = publish(a.workspace, a.out)
+    out = publish(a.workspace, a.out, note=a.note)
     print(f"published {out}")
     return 0
 

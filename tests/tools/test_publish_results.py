@@ -1,0 +1,43 @@
+"""benchmarks/publish_results.py: copies a finished run's report with its params, commit and stage times."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_publish_copies_the_report_and_records_times(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    (ws / "reports" / "figures" / "d").mkdir(parents=True)
+    (ws / "reports" / "summary.csv").write_text("dataset,method\nd,m\n")
+    (ws / "reports" / "claims.json").write_text(json.dumps([{"id": "a", "verdict": "reproduced"},
+                                                             {"id": "b", "verdict": "not run"}]))
+    (ws / "reports" / "claims.md").write_text("# claims\n")
+    (ws / "reports" / "d.md").write_text("# d\n")
+    (ws / "reports" / "figures" / "d" / "mixing.png").write_bytes(b"png")
+    (ws / "params.yaml").write_text("train: {out_root: models}\n")
+    run = ws / "models" / "d" / "m-s0"
+    run.mkdir(parents=True)
+    (run / "train.json").write_text(json.dumps({"seconds": 12.5, "steps": 100, "images_per_second": 50.0}))
+    (ws / "models" / "encoders" / "d").mkdir(parents=True)
+    (ws / "models" / "encoders" / "d" / "metrics.json").write_text(json.dumps({"train_seconds": 3.0}))
+    (ws / "metrics" / "d").mkdir(parents=True)
+    (ws / "metrics" / "d" / "m-s0.json").write_text(json.dumps({"seconds": {"total": 2.0}}))
+    out = tmp_path / "results" / "x"
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "publish_results.py"), "--workspace", str(ws),
+                        "--out", str(out), "--note", "made here"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert {p.name for p in out.iterdir()} >= {"README.md", "claims.md", "claims.json", "summary.csv", "d.md",
+                                               "params.yaml", "provenance.json", "figures"}
+    prov = json.loads((out / "provenance.json").read_text())
+    assert prov["seconds_per_stage_kind"] == {"evaluate": 2.0, "pretrain": 3.0, "train": 12.5}
+    readme = (out / "README.md").read_text()
+    assert "1 not run, 1 reproduced" in readme and "made here" in readme
+    assert not (tmp_path / "results" / "x.tmp").exists()
+    # no report yet: a message, and nothing written
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "publish_results.py"), "--workspace", str(tmp_path),
+                        "--out", str(tmp_path / "y")], capture_output=True, text=True)
+    assert r.returncode != 0 and "summary.csv not found" in r.stderr and not (tmp_path / "y").exists()
