@@ -14,7 +14,8 @@ Verdicts:
 * ``not reproduced``: the bar is missed (in some seed, for ``rule: every_seed``; by the mean over
   seeds, for ``rule: mean``);
 * ``reproduced``: the bar is met;
-* ``better than the paper``: the bar is met and the mean is better than the paper's value.
+* ``better than the paper``: the bar is met and the mean is better than the paper's value by more
+  than the standard deviation over seeds.
 
 A claim's metric is a key of the metrics JSON (``mixing_l1_grouped``, ``nmi``, ``modes_covered``)
 or one of :data:`DERIVED`, computed from such keys.
@@ -160,8 +161,9 @@ def verdict(claim: Claim, values: Sequence[float]) -> str:
     ok = all(claim.meets(v) for v in values) if claim.rule == "every_seed" else claim.meets(mean)
     if not ok:
         return "not reproduced"
-    if claim.paper.value is not None and claim.better(mean, claim.paper.value):
-        return "better than the paper"
+    spread = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+    if claim.paper.value is not None and claim.better(mean, claim.paper.value) and abs(mean - claim.paper.value) > spread:
+        return "better than the paper"  # by more than the seeds' own spread, not a tie
     return "reproduced"
 
 
@@ -193,6 +195,8 @@ def evaluate_claims(claims: Iterable[Claim], records: Iterable[Mapping[str, Any]
 def _fmt(v: float | None) -> str:
     if v is None:
         return "—"
+    if abs(v) < 1e-12:
+        return "0"
     return f"{v:.3g}" if abs(v) < 1000 else f"{v:.0f}"
 
 

@@ -31,6 +31,7 @@ def _claim(**kw: Any) -> C.Claim:
     ({"rule": "mean"}, [0.85, 0.9, 0.79], "reproduced"),  # the mean does
     ({}, [0.85, 0.9, 0.81], "reproduced"),
     ({}, [0.95, 0.96, 0.97], "better than the paper"),
+    ({}, [0.90, 0.93, 0.96], "reproduced"),                # better on average, but within the seeds' spread
     ({"direction": "lower", "threshold": 0.1, "paper": {"value": None}}, [0.05, 0.09, 0.1], "reproduced"),
     ({"direction": "lower", "threshold": 0.1}, [0.05, 0.11, 0.02], "not reproduced"),
     ({"seeds": 1}, [0.85], "reproduced"),
