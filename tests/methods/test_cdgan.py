@@ -1,4 +1,4 @@
-"""CD-GAN: latent layout, supervised contrastive loss, views, step, k-means features, state round trip."""
+"""CD-GAN: latent layout, supervised contrastive loss, views, step, k-means features."""
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,4 @@
-"""DeLiGAN: mixture latent (init, sampling per component), sigma regulariser, no encoder, state round trip."""
+"""DeLiGAN: mixture latent (init, sampling per component), sigma regulariser, no encoder."""
 from __future__ import annotations
 
 import pytest

@@ -1,8 +1,6 @@
 """DeLiGAN+: DeLiGAN plus an encoder (cross-entropy, appendix D.5; or U2C), assignment by the encoder."""
 from __future__ import annotations
 
-import io
-
 import pytest
 import torch
 
@@ -79,12 +77,6 @@ def test_rho_update_ablation_learns_the_mixing() -> None:
     assert "pi_max" in out
     mix = m.mixing()
     assert np.isclose(mix.sum(), 1.0) and np.abs(mix - 1 / 3).max() > 1e-4
-    buf = io.BytesIO()
-    torch.save(m.state_dict(), buf)
-    buf.seek(0)
-    m2 = _method(encoder_loss="u2c", rho_update=True)
-    m2.load_state_dict(torch.load(buf, weights_only=True))
-    np.testing.assert_array_equal(m2.mixing(), mix)
     assert _method().mixing() is None and "mix" not in _method().modules()  # D.5 default: uniform
 
 

@@ -1,7 +1,5 @@
-"""InfoGAN baseline: uniform categorical code, Q head (shared or separate), MI loss gradients, state."""
+"""InfoGAN baseline: uniform categorical code, Q head (shared or separate), MI loss gradients."""
 from __future__ import annotations
-
-import io
 
 import pytest
 import torch
@@ -46,20 +44,11 @@ def test_information_loss_reaches_generator_and_q() -> None:
     assert all(p.grad is None for p in m.D.parameters())  # the separate Q does not touch D
 
 
-def test_uniform_codes_and_state_round_trip() -> None:
+def test_uniform_codes() -> None:
     m = _method()
     c, _, _ = m._codes(3000, None, torch.Generator().manual_seed(0))
     shares = torch.bincount(c, minlength=3).float() / 3000
     assert torch.allclose(shares, torch.full((3,), 1 / 3), atol=0.03)
-    m.train_step(torch.rand(8, 2), 0, 10)
-    buf = io.BytesIO()
-    torch.save(m.state_dict(), buf)
-    buf.seek(0)
-    m2 = _method()
-    m2.load_state_dict(torch.load(buf, weights_only=True))
-    m.eval(), m2.eval()
-    g1, g2 = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)
-    torch.testing.assert_close(m.sample(5, generator=g1), m2.sample(5, generator=g2))
 
 
 def test_given_prior_draws_codes_from_it_and_is_the_mixing() -> None:

@@ -32,17 +32,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Literal
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from ..config import require
-from ..nets import build_discriminator, build_generator
+from ..nets import build_discriminator
 from . import register
-from .base import DataInfo, Method, MethodConfig
-from .losses import critic_steps, g_wasserstein, gradient_penalty, lipschitz_penalty
+from .base import DataInfo, Method, MethodConfig, frozen, update
+from .losses import PENALTIES, critic_steps, g_wasserstein
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,25 +122,15 @@ class CDGAN(Method):
         super().__init__(cfg, info, device)
         self.cfg: CDGANConfig = cfg
         k, d = self.num_components, cfg.latent_dim
-        self.G = build_generator(info, d + k, cfg.width).to(device)
-        self.D = build_discriminator(info, 1, cfg.width).to(device)
-        self.E = build_discriminator(info, d + cfg.feature_dim, cfg.width,
-                                     spectral_norm=cfg.encoder_spectral_norm).to(device)
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
-        self.opt_e = torch.optim.Adam(self.E.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr * cfg.d_lr_mult, betas=cfg.betas)
-        self._penalty = gradient_penalty if cfg.penalty == "gp" else lipschitz_penalty
+        self.G, self.D = self.generator_and_critic(d + k)
+        self.E = self.network("E", build_discriminator(info, d + cfg.feature_dim, cfg.width,
+                                                       spectral_norm=cfg.encoder_spectral_norm))
+        self.opt_g = self.optimizer("G", self.G, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+        self.opt_d = self.optimizer("D", self.D, lr=cfg.lr * cfg.d_lr_mult, betas=cfg.betas)
+        self.opt_e = self.optimizer("E", self.E, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+        self._penalty = PENALTIES[cfg.penalty]
 
     # ------------------------------------------------------------------ helpers
-    def _latent(self, n: int, component: int | None = None, generator: torch.Generator | None = None):
-        k = self.num_components
-        if component is None:
-            c = torch.randint(0, k, (n,), device=self.device, generator=generator)
-        else:
-            c = torch.full((n,), int(component), dtype=torch.long, device=self.device)
-        zn = torch.randn(n, self.cfg.latent_dim, device=self.device, generator=generator)
-        return zn, c, torch.cat([zn, F.one_hot(c, k).float()], dim=1)
-
     def _encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(E_n(x), L2-normalised class feature E_c(x))."""
         e = self.E(x)
@@ -166,58 +155,32 @@ class CDGAN(Method):
     def train_step(self, real: torch.Tensor, step: int, total_steps: int) -> dict[str, torch.Tensor]:
         cfg = self.cfg
         b = real.shape[0]
-        d_adv, pen = critic_steps(self.D, self.opt_d, real, lambda: self.G(self._latent(b)[2]), self._penalty,
+        d_adv, pen = critic_steps(self.D, self.opt_d, real, lambda: self.G(self.code_latent(b)[2]), self._penalty,
                                   cfg.penalty_weight, cfg.n_critic)
 
-        # ---- G (E fixed)
-        self.D.requires_grad_(False)
-        self.E.requires_grad_(False)
-        zn, c, g_in = self._latent(b)
-        x = self.G(g_in)
-        g_adv = g_wasserstein(self.D(x))
-        con_g, mse_g = self._code_losses(x, zn, c)
-        self.opt_g.zero_grad(set_to_none=True)
-        (g_adv + cfg.beta_1 * con_g + cfg.beta_2 * mse_g).backward()
-        self.opt_g.step()
-        self.D.requires_grad_(True)
-        self.E.requires_grad_(True)
+        with frozen(self.D, self.E):  # ---- G (E fixed)
+            zn, c, g_in = self.code_latent(b)
+            x = self.G(g_in)
+            g_adv = g_wasserstein(self.D(x))
+            con_g, mse_g = self._code_losses(x, zn, c)
+            update(g_adv + cfg.beta_1 * con_g + cfg.beta_2 * mse_g, self.opt_g)
 
         # ---- E on its own batch of fakes
-        zn, c, g_in = self._latent(b * cfg.e_batch_mult)
+        zn, c, g_in = self.code_latent(b * cfg.e_batch_mult)
         with torch.no_grad():
             x = self.G(g_in)
         con_e, mse_e = self._code_losses(x, zn, c)
-        self.opt_e.zero_grad(set_to_none=True)
-        (con_e + (cfg.beta_2 / cfg.beta_1) * mse_e).backward()
-        self.opt_e.step()
+        update(con_e + (cfg.beta_2 / cfg.beta_1) * mse_e, self.opt_e)
         return {"d_loss": d_adv.detach(), "penalty": pen.detach(), "g_loss": g_adv.detach(),
                 "contrastive": con_e.detach(), "zn_mse": mse_e.detach()}
 
     # ------------------------------------------------------------------ inference
+    # assign: None (the paper clusters E's class features with k-means: see `features`); mixing: uniform
     @torch.no_grad()
     def sample(self, n: int, component: int | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
-        return self.G(self._latent(n, component, generator)[2])
-
-    def assign(self, x: torch.Tensor) -> None:
-        return None  # the paper clusters E's class features with k-means: see `features`
+        return self.G(self.code_latent(n, component, generator)[2])
 
     @torch.no_grad()
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """E's L2-normalised class features."""
         return self._encode(x)[1]
-
-    def mixing(self) -> None:
-        return None  # z_c is uniform
-
-    # ------------------------------------------------------------------ state
-    def modules(self) -> dict[str, nn.Module]:
-        return {"G": self.G, "D": self.D, "E": self.E}
-
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"G": self.opt_g, "D": self.opt_d, "E": self.opt_e}
-
-    def ema_modules(self) -> dict[str, nn.Module]:
-        return {"G": self.G}
-
-    def extra_state(self) -> dict[str, Any]:
-        return {}

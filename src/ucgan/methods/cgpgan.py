@@ -33,13 +33,12 @@ from typing import Any, Literal, Mapping
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from ..config import require
 from ..nets import build_discriminator, build_generator
 from ..nets.paper2d import PaperMLPGenerator, paper_mlp_discriminator
 from . import register
-from .base import DataInfo, Method, MethodConfig
+from .base import DataInfo, Method, MethodConfig, update
 from .losses import class_logit, d_nonsaturating, g_nonsaturating, zero_centered_penalty
 
 
@@ -129,24 +128,25 @@ class CGPGAN(Method):
                     f"'paper' (CGPGAN's 4x512 MLPs) is for 2-D points; dataset {info.dataset!r} is "
                     f"{info.modality} {info.shape}: set arch: shared")
             dim = info.shape[0]
-            self.G = PaperMLPGenerator(cfg.latent_dim + k, dim, cfg.hidden, cfg.depth, cfg.equalized_lr,
-                                       info.value_range)
-            self.D = paper_mlp_discriminator(dim, k, cfg.hidden, cfg.depth, cfg.equalized_lr)
-            self.Q = paper_mlp_discriminator(dim, k, cfg.hidden, cfg.depth, cfg.equalized_lr)
+            G = PaperMLPGenerator(cfg.latent_dim + k, dim, cfg.hidden, cfg.depth, cfg.equalized_lr, info.value_range)
+            D = paper_mlp_discriminator(dim, k, cfg.hidden, cfg.depth, cfg.equalized_lr)
+            Q = paper_mlp_discriminator(dim, k, cfg.hidden, cfg.depth, cfg.equalized_lr)
         else:
-            self.G = build_generator(info, cfg.latent_dim + k, cfg.width)
-            self.D = build_discriminator(info, k, cfg.width)
-            self.Q = build_discriminator(info, k, cfg.width)
-        self.G.to(device), self.D.to(device), self.Q.to(device)
+            G = build_generator(info, cfg.latent_dim + k, cfg.width)
+            D = build_discriminator(info, k, cfg.width)
+            Q = build_discriminator(info, k, cfg.width)
+        self.G = self.network("G", G, ema=True)
+        self.D = self.network("D", D)
+        self.Q = self.network("Q", Q)
         opt = dict(lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
-        self.opt_g = torch.optim.AdamW(self.G.parameters(), **opt)
-        self.opt_d = torch.optim.AdamW(self.D.parameters(), **opt)
-        self.opt_q = torch.optim.AdamW(self.Q.parameters(), **opt)
+        self.opt_g = self.optimizer("G", self.G, torch.optim.AdamW, **opt)
+        self.opt_d = self.optimizer("D", self.D, torch.optim.AdamW, **opt)
+        self.opt_q = self.optimizer("Q", self.Q, torch.optim.AdamW, **opt)
         self.prior = torch.full((k,), 1.0 / k, device=device)
 
     # ------------------------------------------------------------------ helpers
     def _codes(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        return torch.multinomial(self.prior, n, replacement=True, generator=generator)
+        return self.components(n, None, generator, probs=self.prior)
 
     def _generate(self, c: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         z = torch.randn(c.shape[0], self.cfg.latent_dim, device=self.device, generator=generator)
@@ -168,14 +168,14 @@ class CGPGAN(Method):
 
         The D loss reaches only D's parameters and the Q loss only Q's (the fakes are detached from G).
         """
-        cfg, k, b = self.cfg, self.num_components, real.shape[0]
+        cfg, b = self.cfg, real.shape[0]
         with torch.no_grad():
             p_real = F.softmax(self.Q(real), dim=1)
         if self.normalizing(step, total_steps):
             p_real = prob_normalize(p_real)
-        y_real = F.one_hot(p_real.argmax(1), k).float()   # argmax onehot(Q(x)) (Eq. 11)
+        y_real = self.one_hot(p_real.argmax(1))   # argmax onehot(Q(x)) (Eq. 11)
         c = self._codes(b)
-        codes = F.one_hot(c, k).float()
+        codes = self.one_hot(c)
         with torch.no_grad():
             fake = self._generate(c)
         fake.requires_grad_(True)
@@ -191,7 +191,7 @@ class CGPGAN(Method):
     def g_loss(self, n: int) -> torch.Tensor:
         """Alg. 1 lines 19-23 (Eq. 9, 12): the adversarial loss only, on fresh codes and noise."""
         c = self._codes(n)
-        return g_nonsaturating(class_logit(self.D(self._generate(c)), F.one_hot(c, self.num_components).float()))
+        return g_nonsaturating(class_logit(self.D(self._generate(c)), self.one_hot(c)))
 
     @torch.no_grad()
     def update_prior(self, p_real: torch.Tensor) -> None:
@@ -209,15 +209,9 @@ class CGPGAN(Method):
     def train_step(self, real: torch.Tensor, step: int, total_steps: int) -> dict[str, torch.Tensor]:
         self._set_lr(step, total_steps)
         d_loss, q_loss, diag, p_real = self.dq_losses(real, step, total_steps)
-        self.opt_d.zero_grad(set_to_none=True)
-        self.opt_q.zero_grad(set_to_none=True)
-        (d_loss + q_loss).backward()   # disjoint parameters: one backward serves both
-        self.opt_d.step()
-        self.opt_q.step()
+        update(d_loss + q_loss, self.opt_d, self.opt_q)   # disjoint parameters: one backward serves both
         g = self.g_loss(real.shape[0])
-        self.opt_g.zero_grad(set_to_none=True)
-        g.backward()
-        self.opt_g.step()
+        update(g, self.opt_g)
         self.update_prior(p_real)
         return {**diag, "g_loss": g.detach(),
                 "used_categories": (self.prior >= self.cfg.min_share).sum().float(),
@@ -226,11 +220,7 @@ class CGPGAN(Method):
     # ------------------------------------------------------------------ inference
     @torch.no_grad()
     def sample(self, n: int, component: int | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
-        if component is None:
-            c = self._codes(n, generator)
-        else:
-            c = torch.full((n,), int(component), dtype=torch.long, device=self.device)
-        return self._generate(c, generator)
+        return self._generate(self.components(n, component, generator, probs=self.prior), generator)
 
     @torch.no_grad()
     def assign(self, x: torch.Tensor) -> torch.Tensor:
@@ -252,15 +242,6 @@ class CGPGAN(Method):
         return p / p.sum()
 
     # ------------------------------------------------------------------ state
-    def modules(self) -> dict[str, nn.Module]:
-        return {"G": self.G, "D": self.D, "Q": self.Q}
-
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"G": self.opt_g, "D": self.opt_d, "Q": self.opt_q}
-
-    def ema_modules(self) -> dict[str, nn.Module]:
-        return {"G": self.G}
-
     def extra_state(self) -> dict[str, Any]:
         return {"prior": self.prior.detach().clone()}
 

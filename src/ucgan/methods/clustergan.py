@@ -31,17 +31,16 @@ Where this implementation departs from the paper:
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Literal
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from ..config import require
-from ..nets import build_discriminator, build_generator
+from ..nets import build_discriminator
 from . import register
-from .base import DataInfo, Method, MethodConfig
-from .losses import critic_steps, g_wasserstein, gradient_penalty, lipschitz_penalty
+from .base import DataInfo, Method, MethodConfig, frozen, update
+from .losses import PENALTIES, critic_steps, g_wasserstein
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,25 +79,18 @@ class ClusterGAN(Method):
         super().__init__(cfg, info, device)
         self.cfg: ClusterGANConfig = cfg
         k, d = self.num_components, cfg.latent_dim
-        self.G = build_generator(info, d + k, cfg.width).to(device)
-        self.D = build_discriminator(info, 1, cfg.width).to(device)
+        self.G, self.D = self.generator_and_critic(d + k)
         # E: the appendix-E encoder trunk with [z_n estimate, K logits] outputs; without spectral norm by
         # default, as the official encoder (see the module doc)
-        self.E = build_discriminator(info, d + k, cfg.width, spectral_norm=cfg.encoder_spectral_norm).to(device)
-        self.opt_ge = torch.optim.Adam(list(self.G.parameters()) + list(self.E.parameters()), lr=cfg.lr, betas=cfg.betas)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr * cfg.d_lr_mult, betas=cfg.betas)
-        self._penalty = gradient_penalty if cfg.penalty == "gp" else lipschitz_penalty
+        self.E = self.network("E", build_discriminator(info, d + k, cfg.width, spectral_norm=cfg.encoder_spectral_norm))
+        self.opt_ge = self.optimizer("GE", (self.G, self.E), lr=cfg.lr, betas=cfg.betas)
+        self.opt_d = self.optimizer("D", self.D, lr=cfg.lr * cfg.d_lr_mult, betas=cfg.betas)
+        self._penalty = PENALTIES[cfg.penalty]
 
     # ------------------------------------------------------------------ helpers
     def _latent(self, n: int, component: int | None = None, generator: torch.Generator | None = None):
-        """(z_n (n, d), z_c ids (n,), G input [z_n, onehot(z_c)])."""
-        k = self.num_components
-        if component is None:
-            c = torch.randint(0, k, (n,), device=self.device, generator=generator)
-        else:
-            c = torch.full((n,), int(component), dtype=torch.long, device=self.device)
-        zn = self.cfg.sigma_n * torch.randn(n, self.cfg.latent_dim, device=self.device, generator=generator)
-        return zn, c, torch.cat([zn, F.one_hot(c, k).float()], dim=1)
+        """(z_n (n, d) ~ N(0, sigma_n^2 I), z_c ids (n,), G input [z_n, onehot(z_c)])."""
+        return self.code_latent(n, component, generator, scale=self.cfg.sigma_n)
 
     def _encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(E_n(x) (N, d), E_c(x) logits (N, K))."""
@@ -111,23 +103,19 @@ class ClusterGAN(Method):
         b = real.shape[0]
         d_adv, pen = critic_steps(self.D, self.opt_d, real, lambda: self.G(self._latent(b)[2]), self._penalty,
                                   cfg.penalty_weight, cfg.n_critic)
-
-        self.D.requires_grad_(False)
-        zn, c, g_in = self._latent(b)
-        x = self.G(g_in)
-        g_adv = g_wasserstein(self.D(x))
-        en, ec = self._encode(x)
-        cyc_n = (zn - en).pow(2).mean()
-        cyc_c = F.cross_entropy(ec, c)
-        self.opt_ge.zero_grad(set_to_none=True)
-        (g_adv + cfg.beta_n * cyc_n + cfg.beta_c * cyc_c).backward()
-        self.opt_ge.step()
-        self.D.requires_grad_(True)
+        with frozen(self.D):
+            zn, c, g_in = self._latent(b)
+            x = self.G(g_in)
+            g_adv = g_wasserstein(self.D(x))
+            en, ec = self._encode(x)
+            cyc_n = (zn - en).pow(2).mean()
+            cyc_c = F.cross_entropy(ec, c)
+            update(g_adv + cfg.beta_n * cyc_n + cfg.beta_c * cyc_c, self.opt_ge)
         acc = (ec.detach().argmax(1) == c).float().mean()
         return {"d_loss": d_adv.detach(), "penalty": pen.detach(), "g_loss": g_adv.detach(),
                 "cycle_n": cyc_n.detach(), "cycle_c": cyc_c.detach(), "code_acc": acc}
 
-    # ------------------------------------------------------------------ inference
+    # ------------------------------------------------------------------ inference (mixing: uniform z_c, the base's None)
     @torch.no_grad()
     def sample(self, n: int, component: int | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
         return self.G(self._latent(n, component, generator)[2])
@@ -141,19 +129,3 @@ class ClusterGAN(Method):
     def features(self, x: torch.Tensor) -> torch.Tensor:
         en, ec = self._encode(x)
         return torch.cat([en, F.softmax(ec, dim=1)], dim=1)
-
-    def mixing(self) -> None:
-        return None  # z_c is uniform
-
-    # ------------------------------------------------------------------ state
-    def modules(self) -> dict[str, nn.Module]:
-        return {"G": self.G, "D": self.D, "E": self.E}
-
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"GE": self.opt_ge, "D": self.opt_d}
-
-    def ema_modules(self) -> dict[str, nn.Module]:
-        return {"G": self.G}
-
-    def extra_state(self) -> dict[str, Any]:
-        return {}

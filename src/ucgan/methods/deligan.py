@@ -28,16 +28,15 @@ Where this implementation departs from the paper:
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Literal
+from typing import Literal
 
 import torch
 from torch import nn
 
 from ..config import require
-from ..nets import build_discriminator, build_generator
 from . import register
-from .base import DataInfo, Method, MethodConfig
-from .losses import critic_steps, g_wasserstein, gradient_penalty, lipschitz_penalty
+from .base import DataInfo, Method, MethodConfig, component_ids, frozen, update
+from .losses import PENALTIES, critic_steps, g_wasserstein
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,12 +84,7 @@ class MixtureLatent(nn.Module):
                probs: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(z (n, d), component ids (n,)): components uniform (or drawn from ``probs``), or all ``component``."""
         dev = self.mu.device
-        if component is None and probs is not None:
-            c = torch.multinomial(probs, n, replacement=True, generator=generator)
-        elif component is None:
-            c = torch.randint(0, self.k, (n,), device=dev, generator=generator)
-        else:
-            c = torch.full((n,), int(component), dtype=torch.long, device=dev)
+        c = component_ids(n, self.k, dev, component, generator, probs)
         eps = torch.randn(n, self.mu.shape[1], device=dev, generator=generator, dtype=self.mu.dtype)
         return self.mu[c] + self.sigma[c] * eps, c
 
@@ -109,15 +103,13 @@ class DeLiGAN(Method):
     def __init__(self, cfg: DeLiGANConfig, info: DataInfo, device: torch.device) -> None:
         super().__init__(cfg, info, device)
         self.cfg: DeLiGANConfig = cfg
-        self.latent = MixtureLatent(self.num_components, cfg.latent_dim, cfg.mu_init, cfg.sigma_init).to(device)
-        self.G = build_generator(info, cfg.latent_dim, cfg.width).to(device)
-        self.D = build_discriminator(info, 1, cfg.width).to(device)
-        self.opt_g = torch.optim.Adam(
-            [{"params": self.G.parameters()},
-             {"params": self.latent.parameters(), "lr": cfg.lr * cfg.latent_lr_mult}],
-            lr=cfg.lr, betas=cfg.betas)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr * cfg.d_lr_mult, betas=cfg.betas)
-        self._penalty = lipschitz_penalty if cfg.penalty == "lp" else gradient_penalty
+        latent = MixtureLatent(self.num_components, cfg.latent_dim, cfg.mu_init, cfg.sigma_init)  # drawn before G, D
+        self.G, self.D = self.generator_and_critic(cfg.latent_dim)
+        self.latent = self.network("latent", latent)  # after G and D: the checkpoint's order
+        self.opt_g = self.optimizer("G", [{"params": self.G}, {"params": self.latent, "lr": cfg.lr * cfg.latent_lr_mult}],
+                                    lr=cfg.lr, betas=cfg.betas)
+        self.opt_d = self.optimizer("D", self.D, lr=cfg.lr * cfg.d_lr_mult, betas=cfg.betas)
+        self._penalty = PENALTIES[cfg.penalty]
 
     # ------------------------------------------------------------------ hooks for subclasses
     def _draw(self, n: int, component: int | None = None,
@@ -142,52 +134,27 @@ class DeLiGAN(Method):
         b = real.shape[0]
         d_adv, pen = critic_steps(self.D, self.opt_d, real, lambda: self.G(self._draw(b)[0]), self._penalty,
                                   cfg.penalty_weight, cfg.n_critic)
-
-        self.D.requires_grad_(False)  # only G's (and mu, sigma's) gradients are needed here
-        z, c = self._draw(b)
-        x = self.G(z)
-        d_fake = self.D(x).reshape(-1)
-        g_adv = g_wasserstein(d_fake)
-        sigma_reg = self.latent.sigma_regulariser()
-        extra = self._extra_g_loss(x, z, c)
-        total = g_adv + cfg.sigma_weight * sigma_reg + sum(extra.values(), torch.zeros((), device=self.device))
-        opts = self._g_side_optimizers()
-        for o in opts:
-            o.zero_grad(set_to_none=True)
-        total.backward()
-        for o in opts:
-            o.step()
-        self.D.requires_grad_(True)
+        with frozen(self.D):  # only G's (and mu, sigma's) gradients are needed here
+            z, c = self._draw(b)
+            x = self.G(z)
+            d_fake = self.D(x).reshape(-1)
+            g_adv = g_wasserstein(d_fake)
+            sigma_reg = self.latent.sigma_regulariser()
+            extra = self._extra_g_loss(x, z, c)
+            total = g_adv + cfg.sigma_weight * sigma_reg + sum(extra.values(), torch.zeros((), device=self.device))
+            update(total, *self._g_side_optimizers())
         extra = extra | self._after_g_step(z.detach(), c, d_fake.detach())
         out = {"d_loss": d_adv.detach(), "penalty": pen.detach(), "g_loss": g_adv.detach(),
                "sigma_reg": sigma_reg.detach(), "sigma_mean": self.latent.sigma.detach().abs().mean()}
         return out | {k: v.detach() for k, v in extra.items()}
 
     # ------------------------------------------------------------------ inference
+    # no encoder: assign is None and the evaluation runs k-means on `features`; mixing is uniform (None)
     @torch.no_grad()
     def sample(self, n: int, component: int | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
         return self.G(self._draw(n, component, generator)[0])
-
-    def assign(self, x: torch.Tensor) -> torch.Tensor | None:
-        return None  # no encoder: the evaluation runs k-means on `features`
 
     @torch.no_grad()
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """D's penultimate pre-activation features (SLOGAN's NMI protocol for DeLiGAN)."""
         return self.D.features(x)
-
-    def mixing(self) -> None:
-        return None  # uniform mixing, not learned
-
-    # ------------------------------------------------------------------ state
-    def modules(self) -> dict[str, nn.Module]:
-        return {"G": self.G, "D": self.D, "latent": self.latent}
-
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"G": self.opt_g, "D": self.opt_d}
-
-    def ema_modules(self) -> dict[str, nn.Module]:
-        return {"G": self.G}
-
-    def extra_state(self) -> dict[str, Any]:
-        return {}

@@ -98,10 +98,10 @@ class DeLiGANPlus(DeLiGAN):
         super().__init__(cfg, info, device)
         self.cfg: DeLiGANPlusConfig = cfg
         out = self.num_components if cfg.encoder_loss == "ce" else cfg.latent_dim
-        self.E = (build_encoder(info, out, cfg.width) if cfg.encoder_spectral_norm
-                  else build_discriminator(info, out, cfg.width)).to(device)
-        self.opt_e = torch.optim.Adam(self.E.parameters(), lr=cfg.lr, betas=cfg.betas)
-        self.mix = MixingLogits(self.num_components).to(device) if cfg.rho_update else None
+        self.E = self.network("E", build_encoder(info, out, cfg.width) if cfg.encoder_spectral_norm
+                              else build_discriminator(info, out, cfg.width))
+        self.opt_e = self.optimizer("E", self.E, lr=cfg.lr, betas=cfg.betas)
+        self.mix = self.network("mix", MixingLogits(self.num_components)) if cfg.rho_update else None
 
     def _draw(self, n: int, component: int | None = None,
               generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -143,9 +143,3 @@ class DeLiGANPlus(DeLiGAN):
     def mixing(self) -> np.ndarray | None:
         """pi = softmax(rho) with ``rho_update``; else None (DeLiGAN's uniform mixing)."""
         return None if self.mix is None else self.mix.pi.detach().double().cpu().numpy()
-
-    def modules(self) -> dict[str, nn.Module]:
-        return super().modules() | {"E": self.E} | ({"mix": self.mix} if self.mix is not None else {})
-
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return super().optimizers() | {"E": self.opt_e}

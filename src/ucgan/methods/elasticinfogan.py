@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
 
 import numpy as np
 import torch
@@ -36,10 +35,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import require
-from ..nets import build_discriminator, build_generator
 from ..nets.common import LRELU_SLOPE, init_weights, scaled
 from . import register
-from .base import DataInfo, Method, MethodConfig
+from .base import DataInfo, Method, MethodConfig, frozen, update
 from .losses import d_nonsaturating, g_nonsaturating
 
 
@@ -127,16 +125,13 @@ class ElasticInfoGAN(Method):
         super().__init__(cfg, info, device)
         self.cfg: ElasticInfoGANConfig = cfg
         k = self.num_components
-        self.G = build_generator(info, cfg.latent_dim + k, cfg.width).to(device)
-        self.D = build_discriminator(info, 1, cfg.width).to(device)
-        self.Q = QHead(self.D.feature_dim, scaled(cfg.q_hidden, cfg.width), k).to(device)
-        self.prior = CategoricalPrior(k).to(device)
+        self.G, self.D = self.generator_and_critic(cfg.latent_dim + k)
+        self.Q = self.network("Q", QHead(self.D.feature_dim, scaled(cfg.q_hidden, cfg.width), k))
+        self.prior = self.network("prior", CategoricalPrior(k))
         g_lr = cfg.lr * cfg.g_lr_mult
-        self.opt_g = torch.optim.Adam(
-            [{"params": list(self.G.parameters()) + list(self.Q.parameters())},
-             {"params": self.prior.parameters(), "lr": g_lr * cfg.prior_lr_mult}],
-            lr=g_lr, betas=cfg.betas)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr, betas=cfg.betas)
+        self.opt_g = self.optimizer("G", [{"params": (self.G, self.Q)},
+                                          {"params": self.prior, "lr": g_lr * cfg.prior_lr_mult}], lr=g_lr, betas=cfg.betas)
+        self.opt_d = self.optimizer("D", self.D, lr=cfg.lr, betas=cfg.betas)
 
     # ------------------------------------------------------------------ transformations
     def augment(self, x: torch.Tensor) -> torch.Tensor:
@@ -167,29 +162,23 @@ class ElasticInfoGAN(Method):
 
         # ---- D (adversarial only)
         d_adv = d_nonsaturating(self.D(real).reshape(-1), self.D(fake.detach()).reshape(-1))
-        self.opt_d.zero_grad(set_to_none=True)
-        d_adv.backward()
-        self.opt_d.step()
+        update(d_adv, self.opt_d)
 
-        # ---- G, Q and the prior
-        self.D.requires_grad_(False)
-        f_fake = self.D.features(fake)
-        g_adv = g_nonsaturating(self.D.head(f_fake).reshape(-1))
-        _, q_fake = self.Q(f_fake)
-        info = F.cross_entropy(q_fake, code.detach().argmax(dim=1))
-        total = g_adv + cfg.lambda_cat * info
-        contrastive = torch.zeros((), device=self.device)
-        if cfg.contrastive_weight > 0:
-            with torch.no_grad():  # D's trunk is not trained by this loss (official code)
-                f_real, f_aug = self.D.features(real), self.D.features(self.augment(real))
-            h_real, _ = self.Q(f_real)
-            h_aug, _ = self.Q(f_aug)
-            contrastive = nt_xent(h_real, h_aug, cfg.contrastive_tau)
-            total = total + cfg.contrastive_weight * contrastive
-        self.opt_g.zero_grad(set_to_none=True)
-        total.backward()
-        self.opt_g.step()
-        self.D.requires_grad_(True)
+        with frozen(self.D):  # ---- G, Q and the prior
+            f_fake = self.D.features(fake)
+            g_adv = g_nonsaturating(self.D.head(f_fake).reshape(-1))
+            _, q_fake = self.Q(f_fake)
+            info = F.cross_entropy(q_fake, code.detach().argmax(dim=1))
+            total = g_adv + cfg.lambda_cat * info
+            contrastive = torch.zeros((), device=self.device)
+            if cfg.contrastive_weight > 0:
+                with torch.no_grad():  # D's trunk is not trained by this loss (official code)
+                    f_real, f_aug = self.D.features(real), self.D.features(self.augment(real))
+                h_real, _ = self.Q(f_real)
+                h_aug, _ = self.Q(f_aug)
+                contrastive = nt_xent(h_real, h_aug, cfg.contrastive_tau)
+                total = total + cfg.contrastive_weight * contrastive
+            update(total, self.opt_g)
         pi = self.prior.pi.detach()
         return {"d_loss": d_adv.detach(), "g_loss": g_adv.detach(), "q_loss": info.detach(),
                 "contrastive": contrastive.detach(), "pi_max": pi.max(), "pi_min": pi.min()}
@@ -197,13 +186,7 @@ class ElasticInfoGAN(Method):
     # ------------------------------------------------------------------ inference
     @torch.no_grad()
     def sample(self, n: int, component: int | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
-        k = self.num_components
-        if component is None:
-            c = self.prior.draw(n, generator)
-        else:
-            c = torch.full((n,), int(component), dtype=torch.long, device=self.device)
-        z = torch.randn(n, self.cfg.latent_dim, device=self.device, generator=generator)
-        return self.G(torch.cat([z, F.one_hot(c, k).float()], dim=1))
+        return self.G(self.code_latent(n, component, generator, probs=self.prior.pi.detach())[2])
 
     @torch.no_grad()
     def assign(self, x: torch.Tensor) -> torch.Tensor:
@@ -217,16 +200,3 @@ class ElasticInfoGAN(Method):
     def mixing(self) -> np.ndarray:
         """The learned prior softmax(logits)."""
         return self.prior.pi.detach().double().cpu().numpy()
-
-    # ------------------------------------------------------------------ state
-    def modules(self) -> dict[str, nn.Module]:
-        return {"G": self.G, "D": self.D, "Q": self.Q, "prior": self.prior}
-
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"G": self.opt_g, "D": self.opt_d}
-
-    def ema_modules(self) -> dict[str, nn.Module]:
-        return {"G": self.G}
-
-    def extra_state(self) -> dict[str, Any]:
-        return {}

@@ -19,18 +19,17 @@ it is normalised to sum to 1. Empty (the default) keeps the uniform prior, bit f
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from ..config import require
 from ..nets import build_discriminator, build_generator
 from ..nets.paper2d import PaperMLPGenerator, paper_mlp_discriminator
 from . import register
-from .base import DataInfo, Method, MethodConfig
+from .base import DataInfo, Method, MethodConfig, update
 from .losses import d_nonsaturating, g_nonsaturating
 
 
@@ -81,31 +80,25 @@ class InfoGAN(Method):
             require(info.modality == "points" and len(info.shape) == 1, f"methods.{self.name}.arch",
                     f"'paper' (4x512 MLPs) is for 2-D points; dataset {info.dataset!r} is {info.modality} "
                     f"{info.shape}: set arch: shared")
-            self.G = PaperMLPGenerator(g_in, info.shape[0], value_range=info.value_range)
+            G = PaperMLPGenerator(g_in, info.shape[0], value_range=info.value_range)
             make_d = lambda n: paper_mlp_discriminator(info.shape[0], n)  # noqa: E731
         else:
-            self.G = build_generator(info, g_in, cfg.width)
+            G = build_generator(info, g_in, cfg.width)
             make_d = lambda n: build_discriminator(info, n, cfg.width)  # noqa: E731
+        self.G = self.network("G", G, ema=True)
         # D's column 0 is the adversarial logit; Q's columns are [K category logits, u means].
-        self.D = make_d(1 + q_out if cfg.share_trunk else 1).to(device)
-        self.Q = None if cfg.share_trunk else make_d(q_out).to(device)
-        self.G.to(device)
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr * cfg.g_lr_mult, betas=cfg.betas)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr, betas=cfg.betas)
-        self.opt_q = None if self.Q is None else torch.optim.Adam(self.Q.parameters(), lr=cfg.lr, betas=cfg.betas)
+        self.D = self.network("D", make_d(1 + q_out if cfg.share_trunk else 1))
+        self.Q = None if cfg.share_trunk else self.network("Q", make_d(q_out))
+        self.opt_g = self.optimizer("G", self.G, lr=cfg.lr * cfg.g_lr_mult, betas=cfg.betas)
+        self.opt_d = self.optimizer("D", self.D, lr=cfg.lr, betas=cfg.betas)
+        self.opt_q = None if self.Q is None else self.optimizer("Q", self.Q, lr=cfg.lr, betas=cfg.betas)
 
     # ------------------------------------------------------------------ helpers
     def _codes(self, n: int, component: int | None, generator: torch.Generator | None):
-        k = self.num_components
-        if component is None and self._prior is not None:
-            c = torch.multinomial(self._prior, n, replacement=True, generator=generator)
-        elif component is None:
-            c = torch.randint(0, k, (n,), device=self.device, generator=generator)
-        else:
-            c = torch.full((n,), int(component), dtype=torch.long, device=self.device)
+        c = self.components(n, component, generator, probs=self._prior)
         u = torch.rand(n, self.cfg.continuous_codes, device=self.device, generator=generator) * 2 - 1
         z = torch.randn(n, self.cfg.latent_dim, device=self.device, generator=generator)
-        return c, u, torch.cat([z, F.one_hot(c, k).float(), u], dim=1)
+        return c, u, torch.cat([z, self.one_hot(c), u], dim=1)
 
     def _adv_and_q(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(adversarial logit (N,), Q outputs (N, K + U))."""
@@ -130,20 +123,13 @@ class InfoGAN(Method):
         a_fake, q_fake = self._adv_and_q(fake)
         d_adv = d_nonsaturating(self.D(real)[:, 0], a_fake)
         q_loss = self._info_loss(q_fake, c, u)
-        opts = [self.opt_d] + ([self.opt_q] if self.opt_q is not None else [])
-        for o in opts:
-            o.zero_grad(set_to_none=True)
-        (d_adv + q_loss).backward()
-        for o in opts:
-            o.step()
+        update(d_adv + q_loss, self.opt_d, *([self.opt_q] if self.opt_q is not None else []))
 
         c, u, g_in = self._codes(b, None, None)
         a_fake, q_fake = self._adv_and_q(self.G(g_in))
         g_adv = g_nonsaturating(a_fake)
         g_info = self._info_loss(q_fake, c, u)
-        self.opt_g.zero_grad(set_to_none=True)
-        (g_adv + g_info).backward()
-        self.opt_g.step()
+        update(g_adv + g_info, self.opt_g)
         return {"d_loss": d_adv.detach(), "q_loss": q_loss.detach(), "g_loss": g_adv.detach(),
                 "g_info": g_info.detach()}
 
@@ -169,16 +155,3 @@ class InfoGAN(Method):
     def mixing(self) -> np.ndarray | None:
         """The given prior when ``prior`` is set, else None (the uniform prior it assumes)."""
         return None if self._prior_np is None else self._prior_np.copy()
-
-    # ------------------------------------------------------------------ state
-    def modules(self) -> dict[str, nn.Module]:
-        return {"G": self.G, "D": self.D} | ({"Q": self.Q} if self.Q is not None else {})
-
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"G": self.opt_g, "D": self.opt_d} | ({"Q": self.opt_q} if self.opt_q is not None else {})
-
-    def ema_modules(self) -> dict[str, nn.Module]:
-        return {"G": self.G}
-
-    def extra_state(self) -> dict[str, Any]:
-        return {}

@@ -29,7 +29,6 @@ and the discriminator is the shared global one.
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Any, Literal, Mapping
 
 import numpy as np
@@ -42,103 +41,16 @@ from ..errors import ConfigError, DataError
 from ..nets import build_discriminator, build_generator
 from ..nets.eigengan import EigenGenerator, orthogonality_penalty, patch_discriminator
 from . import register
-from .base import DataInfo, Method, MethodConfig
+from .base import DataInfo, Method, MethodConfig, frozen, update
 from .diffaug import color, cutout, translation
 from .losses import d_hinge, d_lsgan, d_nonsaturating, g_lsgan, g_nonsaturating, g_wasserstein, zero_centered_penalty
+from .pretrained import ClusterConditioned, check_components, classifier_from_state, encode
 
 _AUG_OPS = {"color": color, "translation": translation, "cutout": cutout}
 _LOSSES = {"lsgan": (d_lsgan, g_lsgan), "hinge": (d_hinge, g_wasserstein),
            "nonsaturating": (d_nonsaturating, g_nonsaturating)}
 
 
-# =============================================================================== pretrained pieces
-# Shared with the latent-space-conditioned GAN (lscgan.py): both condition on the pipeline's frozen
-# encoder and its k-means clusters.
-
-def module_fingerprint(module: nn.Module) -> float:
-    """A cheap checksum of a module's floating-point state: detects a model file evaluated with
-    another encoder/classifier than the one it was trained with."""
-    total = 0.0
-    for t in module.state_dict().values():
-        if t.dtype.is_floating_point:
-            total += float(t.detach().double().abs().sum()) + 0.5 * float(t.detach().double().sum())
-    return total
-
-
-def same_fingerprint(a: float, b: float) -> bool:
-    return abs(a - b) <= 1e-6 * max(1.0, abs(a), abs(b))
-
-
-def _path(resources: Mapping[str, Any], key: str, where: str) -> Path:
-    if not resources.get(key):
-        raise ConfigError(f"{where} needs the resource {key!r} (the train/evaluate stages pass the "
-                          f"pretrain/cluster outputs); call attach() with it")
-    p = Path(resources[key])
-    if not p.is_file():
-        raise DataError(f"{where}: {p} does not exist; run `ucgan pretrain` and `ucgan cluster` for this "
-                        "dataset (or `dvc repro cluster@<dataset>`) first")
-    return p
-
-
-def load_frozen_encoder(resources: Mapping[str, Any], device: torch.device, where: str) -> nn.Module:
-    """The pretrain stage's encoder: data-range tensors -> backbone features, eval mode, frozen."""
-    from ..encoders import load_encoder
-
-    return load_encoder(_path(resources, "encoder_path", where), device)
-
-
-def load_clusters(resources: Mapping[str, Any], where: str) -> tuple[np.ndarray, np.ndarray]:
-    """``(train_labels, shares)`` of the cluster stage (k-means inner attributes, cluster 0 = largest)."""
-    p = _path(resources, "clusters_path", where)
-    try:
-        with np.load(p, allow_pickle=False) as f:
-            labels, shares = f["train_labels"].astype(np.int64), f["shares"].astype(np.float64)
-    except (KeyError, ValueError, OSError) as exc:
-        raise DataError(f"{p} is not a cluster-stage output ({exc}); re-run `ucgan cluster`") from exc
-    return labels, shares
-
-
-def load_frozen_classifier(resources: Mapping[str, Any], device: torch.device, feature_dim: int,
-                           where: str) -> nn.Module:
-    """The cluster stage's linear classifier on encoder features (frozen, eval mode)."""
-    from ..clustering import load_classifier
-
-    p = _path(resources, "classifier_path", where)
-    clf = load_classifier(p, device)
-    if int(clf.linear.in_features) != int(feature_dim):
-        raise DataError(f"{p} expects {clf.linear.in_features}-d features but the encoder gives {feature_dim}; "
-                        "it was trained on another encoder: re-run `ucgan cluster` after `ucgan pretrain`")
-    return clf
-
-
-def classifier_from_state(state: Mapping[str, torch.Tensor], device: torch.device) -> nn.Module:
-    """Rebuild a frozen :class:`~ucgan.clustering.probe.FeatureClassifier` from its state dict."""
-    from ..clustering.probe import FeatureClassifier
-
-    k, d = state["linear.weight"].shape
-    clf = FeatureClassifier(int(d), int(k))
-    clf.load_state_dict(dict(state))
-    clf.requires_grad_(False)
-    return clf.to(device).eval()
-
-
-@torch.no_grad()
-def encode(encoder: nn.Module, x: np.ndarray | torch.Tensor, device: torch.device, batch: int = 512) -> torch.Tensor:
-    """Encoder features of data-range samples, batch-wise, on ``device``."""
-    xt = torch.as_tensor(x, dtype=torch.float32)
-    return torch.cat([encoder(xt[i:i + batch].to(device)) for i in range(0, len(xt), batch)])
-
-
-def check_components(k_found: int, k_method: int, where: str, source: str) -> None:
-    if k_found != k_method:
-        raise ConfigError(
-            f"{where}: the method generates from num_components={k_method} attributes but {source} has "
-            f"{k_found}; set methods.<method>.num_components to {k_found} or re-run the cluster stage with "
-            f"cluster.k = {k_method}"
-        )
-
-
-# =============================================================================== the method
 @dataclasses.dataclass(frozen=True)
 class InfoSCCConfig(MethodConfig):
     """Hyperparameters (official defaults: Adam 1e-4, betas (0.5, 0.99), cls_reg_every 2, R1 10 every
@@ -203,15 +115,11 @@ class AttributeMLPGenerator(nn.Module):
 
 
 @register
-class InfoSCCGAN(Method):
+class InfoSCCGAN(ClusterConditioned, Method):
     """InfoSCC-GAN (EigenGAN generator conditioned on inner attributes of a frozen SimCLR encoder)."""
 
     name = "infoscc"
     Config = InfoSCCConfig
-    needs_encoder = True
-    consumes = ("encoder", "clusters", "classifier")
-    attributes_from = "cluster-stage"
-    representation_name = "pretrain-stage SimCLR encoder (consumed, not learned)"
     own_classifier = True
 
     def __init__(self, cfg: InfoSCCConfig, info: DataInfo, device: torch.device) -> None:
@@ -225,24 +133,19 @@ class InfoSCCGAN(Method):
             raise ConfigError(f"infoscc: generator: eigengan, discriminator: patch and diffaug need images, but "
                               f"{info.dataset or 'the data'} is {info.modality}; use generator/discriminator: auto "
                               "(MLP generator, global D) and diffaug: ''")
-        self.G: nn.Module
         if gen == "eigengan":
-            self.G = EigenGenerator(k, cfg.latent_dim, info.shape, cfg.width, cfg.n_basis, cfg.g_channels,
-                                    value_range=info.value_range)
+            G: nn.Module = EigenGenerator(k, cfg.latent_dim, info.shape, cfg.width, cfg.n_basis, cfg.g_channels,
+                                          value_range=info.value_range)
         else:
-            self.G = AttributeMLPGenerator(k, cfg.latent_dim, info, cfg.width)
-        self.G.to(device)
-        self.D: nn.Module = (patch_discriminator(info.shape, cfg.width, cfg.patch_layers, cfg.patch_norm)
-                             if disc == "patch" else build_discriminator(info, 1, cfg.width)).to(device)
+            G = AttributeMLPGenerator(k, cfg.latent_dim, info, cfg.width)
+        self.G = self.network("G", G, ema=True)
+        self.D = self.network("D", patch_discriminator(info.shape, cfg.width, cfg.patch_layers, cfg.patch_norm)
+                              if disc == "patch" else build_discriminator(info, 1, cfg.width))
         self.generator_kind, self.discriminator_kind = gen, disc
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=cfg.betas)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr * cfg.d_lr_mult, betas=cfg.betas)
+        self.opt_g = self.optimizer("G", self.G, lr=cfg.lr, betas=cfg.betas)
+        self.opt_d = self.optimizer("D", self.D, lr=cfg.lr * cfg.d_lr_mult, betas=cfg.betas)
         self._d_loss, self._g_loss = _LOSSES[cfg.loss]
-        # Frozen stage-1/2 pieces and the attribute prior, set by attach() / load_extra_state().
-        self.E: nn.Module | None = None
-        self.C: nn.Module | None = None
-        self._encoder_fp: float | None = None
-        self._shares = torch.full((k,), 1.0 / k, dtype=torch.float64, device=device)
+        self._init_frozen(device)  # stage-1/2 pieces and the attribute shares: attach() / load_extra_state()
 
     # ------------------------------------------------------------------ pipeline artifacts
     @property
@@ -250,57 +153,43 @@ class InfoSCCGAN(Method):
         """True when the attributes are the dataset's labels (not an unsupervised run)."""
         return self.cfg.attributes == "labels"
 
+    def _attach_needs(self) -> str:
+        return "train_x and train_y" if self.supervised else super()._attach_needs()
+
     def attach(self, resources: Mapping[str, Any]) -> None:
         """Load the frozen encoder and the attribute classifier + shares.
 
         ``inner``: classifier.pt and clusters.npz of the cluster stage. ``labels``: stage 2 is trained
         here on the true labels (needs ``train_x`` and ``train_y``; at evaluation the stored state is used).
         """
-        where = f"{self.name} ({self.info.dataset or 'dataset'})"
-        self.E = load_frozen_encoder(resources, self.device, where)
-        self._encoder_fp = module_fingerprint(self.E)
-        train_x = resources.get("train_x")
-        k = self.num_components
+        enc = self._attach_encoder(resources)
         if self.cfg.attributes == "inner":
-            labels, shares = load_clusters(resources, where)
-            check_components(len(shares), k, where, str(resources["clusters_path"]))
-            if train_x is not None and len(train_x) != len(labels):
-                raise DataError(f"{where}: clusters.npz labels {len(labels)} training samples but the split has "
-                                f"{len(train_x)}; re-run `ucgan cluster` on the current data")
-            self.C = load_frozen_classifier(resources, self.device, self.E.feature_dim, where)
-            check_components(self.C.num_classes, k, where, str(resources["classifier_path"]))
-            self._shares = torch.as_tensor(shares / shares.sum(), dtype=torch.float64, device=self.device)
+            self._attach_clusters(resources)
             return
-        train_y = resources.get("train_y")
+        train_x, train_y = resources.get("train_x"), resources.get("train_y")
         if train_x is None or train_y is None:
             return  # evaluation: the label classifier and shares come from the stored state
         from ..clustering.probe import train_classifier
 
+        k = self.num_components
         y = np.asarray(train_y, dtype=np.int64)
-        check_components(int(self.info.num_classes), k, where, "the dataset's labels")
-        h = encode(self.E, train_x, self.device).cpu().numpy()
+        check_components(int(self.info.num_classes), k, self._where, "the dataset's labels")
+        h = encode(enc, train_x, self.device).cpu().numpy()
         with torch.random.fork_rng(devices=[]):  # train_classifier reseeds torch; keep the run's RNG stream
             clf = train_classifier(h, y, k, epochs=self.cfg.label_classifier_epochs, seed=0)
         self.C = classifier_from_state(clf.state_dict(), self.device)
         counts = np.bincount(y, minlength=k).astype(np.float64)
         self._shares = torch.as_tensor(counts / counts.sum(), dtype=torch.float64, device=self.device)
 
-    def _require_attached(self) -> tuple[nn.Module, nn.Module]:
-        if self.E is None or self.C is None:
-            need = "train_x and train_y" if self.supervised else "encoder_path, clusters_path and classifier_path"
-            raise ConfigError(f"{self.name}: the frozen encoder/classifier are not loaded; call attach() with "
-                              f"{need} (the train stage does) or load a trained state")
-        return self.E, self.C
-
     # ------------------------------------------------------------------ generation
     def _draw_y(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        return torch.multinomial(self._shares.float(), n, replacement=True, generator=generator)
+        return self.components(n, None, generator, probs=self._shares.float())
 
     def _generate(self, y: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         n = y.shape[0]
         eps = torch.randn(n, self.cfg.latent_dim, device=self.device, generator=generator)
         z = torch.randn(n, self.G.z_dim, device=self.device, generator=generator)
-        return self.G(F.one_hot(y, self.num_components).float(), eps, z)
+        return self.G(self.one_hot(y), eps, z)
 
     def _aug(self, x: torch.Tensor) -> torch.Tensor:
         for op in _policy(self.cfg.diffaug):
@@ -311,7 +200,7 @@ class InfoSCCGAN(Method):
     # ------------------------------------------------------------------ training
     def train_step(self, real: torch.Tensor, step: int, total_steps: int) -> dict[str, torch.Tensor]:
         cfg = self.cfg
-        enc, cla = self._require_attached()
+        enc, cla = self._frozen_pair()
         b = real.shape[0]
         out: dict[str, torch.Tensor] = {}
 
@@ -320,9 +209,7 @@ class InfoSCCGAN(Method):
             y = self._draw_y(cfg.cls_batch or b)
             logits = cla(enc(self._generate(y)))
             cls = F.cross_entropy(logits, y)
-            self.opt_g.zero_grad(set_to_none=True)
-            (cfg.cls_weight * cls).backward()
-            self.opt_g.step()
+            update(cfg.cls_weight * cls, self.opt_g)
             out["cls"] = cls.detach()
             out["cls_acc"] = (logits.argmax(1) == y).float().mean().detach()
 
@@ -340,79 +227,31 @@ class InfoSCCGAN(Method):
             r1 = zero_centered_penalty(d_real.flatten(1).mean(1), real_in)
             total = total + 0.5 * cfg.r1_gamma * r1
             out["r1"] = r1.detach()
-        self.opt_d.zero_grad(set_to_none=True)
-        total.backward()
-        self.opt_d.step()
+        update(total, self.opt_d)
 
         # (3) generator: adversarial + orthogonality of the subspace bases
-        self.D.requires_grad_(False)
-        g_adv = self._g_loss(self.D(self._aug(self._generate(self._draw_y(b)))))
-        g_total = g_adv
-        if self.G.subspaces() and cfg.orth_weight > 0:
-            orth = orthogonality_penalty(self.G.subspaces())
-            g_total = g_total + cfg.orth_weight * orth
-            out["orth"] = orth.detach()
-        self.opt_g.zero_grad(set_to_none=True)
-        g_total.backward()
-        self.opt_g.step()
-        self.D.requires_grad_(True)
+        with frozen(self.D):
+            g_adv = self._g_loss(self.D(self._aug(self._generate(self._draw_y(b)))))
+            g_total = g_adv
+            if self.G.subspaces() and cfg.orth_weight > 0:
+                orth = orthogonality_penalty(self.G.subspaces())
+                g_total = g_total + cfg.orth_weight * orth
+                out["orth"] = orth.detach()
+            update(g_total, self.opt_g)
         out.update(d_loss=d_loss.detach(), g_adv=g_adv.detach())
         return out
 
     # ------------------------------------------------------------------ inference
     @torch.no_grad()
     def sample(self, n: int, component: int | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
-        if component is None:
-            y = self._draw_y(n, generator)
-        else:
-            if not 0 <= component < self.num_components:
-                raise ValueError(f"component {component} out of range 0..{self.num_components - 1}")
-            y = torch.full((n,), int(component), dtype=torch.long, device=self.device)
-        return self._generate(y, generator)
+        return self._generate(self.components(n, component, generator, probs=self._shares.float()), generator)
 
-    @torch.no_grad()
-    def assign(self, x: torch.Tensor) -> torch.Tensor:
-        """Attribute of real data: ``argmax Cla(Enc(x))`` (the stage-2 classifier)."""
-        enc, cla = self._require_attached()
-        return cla(enc(x)).argmax(1)
-
-    @torch.no_grad()
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        enc, _ = self._require_attached()
-        return enc(x)
-
-    def mixing(self) -> np.ndarray:
-        """The attribute shares of the training split (inner-attribute cluster shares, or label shares)."""
-        return self._shares.cpu().numpy().astype(np.float64)
-
-    # ------------------------------------------------------------------ state
-    def modules(self) -> dict[str, nn.Module]:
-        return {"G": self.G, "D": self.D}
-
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"G": self.opt_g, "D": self.opt_d}
-
-    def ema_modules(self) -> dict[str, nn.Module]:
-        return {"G": self.G}
-
+    # ------------------------------------------------------------------ state (assign / features / mixing: FrozenPipeline)
     def extra_state(self) -> dict[str, Any]:
-        _, cla = self._require_attached()
-        return {
-            "attributes": self.cfg.attributes, "supervised": self.supervised,
-            "shares": self._shares.detach().cpu(),
-            "classifier": {k: v.detach().cpu() for k, v in cla.state_dict().items()},
-            "encoder_fingerprint": float(self._encoder_fp or 0.0),
-        }
+        return {"attributes": self.cfg.attributes, "supervised": self.supervised, **super().extra_state()}
 
     def load_extra_state(self, state: Mapping[str, Any]) -> None:
-        if not state:
-            return
-        if state.get("attributes", self.cfg.attributes) != self.cfg.attributes:
+        if state and state.get("attributes", self.cfg.attributes) != self.cfg.attributes:
             raise DataError(f"{self.name}: the stored state used attributes={state['attributes']!r}, "
                             f"the config says {self.cfg.attributes!r}")
-        fp = state.get("encoder_fingerprint")
-        if self.E is not None and fp and self._encoder_fp is not None and not same_fingerprint(fp, self._encoder_fp):
-            raise DataError(f"{self.name}: this model was trained with another encoder than the current "
-                            "encoder.pt; re-run the train stage (dvc repro) after pretrain")
-        self._shares = torch.as_tensor(state["shares"], dtype=torch.float64, device=self.device)
-        self.C = classifier_from_state(state["classifier"], self.device)
+        super().load_extra_state(state)

@@ -1,10 +1,12 @@
-"""Adversarial losses and discriminator regularisers shared by the methods (pure functions)."""
+"""Adversarial losses and discriminator regularisers shared by the methods, and the critic update built on them."""
 from __future__ import annotations
 
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
+
+from .base import update
 
 
 def _interpolate(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
@@ -79,18 +81,30 @@ def class_logit(out: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return (out * labels.to(out.dtype)).sum(1)
 
 
-def critic_steps(D: torch.nn.Module, opt_d: torch.optim.Optimizer, real: torch.Tensor,
-                 make_fake: Callable[[], torch.Tensor], penalty: Callable[..., torch.Tensor],
-                 penalty_weight: float, n_critic: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``n_critic`` Wasserstein critic updates with a Lipschitz/gradient penalty, the D half of every
-    WGAN-style method here (WGAN, DeLiGAN, ClusterGAN, CD-GAN); ``make_fake`` draws a fresh batch of
-    fakes (called without gradients). Returns the last step's adversarial loss and penalty."""
+#: The critic regularisers by their config name (``penalty: lp | gp``).
+PENALTIES: dict[str, Callable[..., torch.Tensor]] = {"lp": lipschitz_penalty, "gp": gradient_penalty}
+
+
+def critic_steps(D: Callable[[torch.Tensor], torch.Tensor], opt_d: torch.optim.Optimizer, real: torch.Tensor,
+                 make_fake: Callable[[], torch.Tensor], penalty: Callable[..., torch.Tensor] | None = None,
+                 penalty_weight: float = 0.0, n_critic: int = 1,
+                 loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = d_wasserstein,
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n_critic`` critic updates, the D half of the WGAN-style methods (WGAN, DeLiGAN, ClusterGAN,
+    CD-GAN, SLOGAN; PGMGAN with the hinge ``loss``, no penalty, and ``D`` bound to the parts).
+
+    ``make_fake`` draws a fresh batch of fakes (called without gradients); ``penalty(D, real, fake)``
+    (a Lipschitz/gradient penalty, or None) is added with ``penalty_weight``. Returns the last step's
+    adversarial loss and penalty (0 without one).
+    """
+    pen = torch.zeros((), device=real.device)
     for _ in range(n_critic):
         with torch.no_grad():
             fake = make_fake()
-        d_adv = d_wasserstein(D(real), D(fake))
-        pen = penalty(D, real, fake)
-        opt_d.zero_grad(set_to_none=True)
-        (d_adv + penalty_weight * pen).backward()
-        opt_d.step()
+        d_adv = loss(D(real), D(fake))
+        if penalty is None:
+            update(d_adv, opt_d)
+        else:
+            pen = penalty(D, real, fake)
+            update(d_adv + penalty_weight * pen, opt_d)
     return d_adv, pen

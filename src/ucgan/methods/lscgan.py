@@ -44,17 +44,8 @@ from ..config import require
 from ..errors import ConfigError, DataError
 from ..nets import build_discriminator, build_generator
 from . import register
-from .base import DataInfo, Method, MethodConfig
-from .infoscc import (
-    check_components,
-    classifier_from_state,
-    encode,
-    load_clusters,
-    load_frozen_classifier,
-    load_frozen_encoder,
-    module_fingerprint,
-    same_fingerprint,
-)
+from .base import DataInfo, Method, MethodConfig, frozen, update
+from .pretrained import ClusterConditioned, encode
 
 
 def pair_indices(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -119,61 +110,45 @@ class LSCGANConfig(MethodConfig):
 
 
 @register
-class LSCGAN(Method):
+class LSCGAN(ClusterConditioned, Method):
     """Latent-space-conditioned GAN: G([z; E(x)]) with a pair discriminator and the triple coupled loss."""
 
     name = "lscgan"
     Config = LSCGANConfig
-    needs_encoder = True
-    consumes = ("encoder", "clusters", "classifier")
-    attributes_from = "cluster-stage"
-    representation_name = "pretrain-stage SimCLR encoder (consumed, not learned)"
 
     def __init__(self, cfg: LSCGANConfig, info: DataInfo, device: torch.device) -> None:
         super().__init__(cfg, info, device)
         self.cfg: LSCGANConfig = cfg
         pair_shape = (2 * info.shape[0],) + tuple(info.shape[1:])
         pair_info = dataclasses.replace(info, shape=pair_shape)
-        self.D = build_discriminator(pair_info, 1, cfg.width, spectral_norm=cfg.spectral_norm).to(device)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr * cfg.d_lr_mult, betas=cfg.betas)
+        self.D = self.network("D", build_discriminator(pair_info, 1, cfg.width, spectral_norm=cfg.spectral_norm))
+        self.opt_d = self.optimizer("D", self.D, lr=cfg.lr * cfg.d_lr_mult, betas=cfg.betas)
         # G's input size depends on the encoder's feature size: built by attach().
         self.G: nn.Module | None = None
         self.opt_g: torch.optim.Optimizer | None = None
-        self.E: nn.Module | None = None
-        self.C: nn.Module | None = None
-        self._encoder_fp: float | None = None
         self.feature_dim = 0
         self._bank: torch.Tensor | None = None
         self._bank_labels: torch.Tensor | None = None
         self._mean: torch.Tensor | None = None
         self._std: torch.Tensor | None = None
-        k = self.num_components
-        self._shares = torch.full((k,), 1.0 / k, dtype=torch.float64)
+        self._init_frozen()  # shares kept on the CPU (mixing reads them there)
 
     # ------------------------------------------------------------------ pipeline artifacts
     def attach(self, resources: Mapping[str, Any]) -> None:
         """Load the frozen encoder and classifier, build G for the encoder's feature size, and (with
         ``train_x``) the feature bank of the training split."""
-        where = f"{self.name} ({self.info.dataset or 'dataset'})"
-        self.E = load_frozen_encoder(resources, self.device, where)
-        self._encoder_fp = module_fingerprint(self.E)
-        self._build_generator(int(self.E.feature_dim))
-        labels, shares = load_clusters(resources, where)
-        k = self.num_components
-        check_components(len(shares), k, where, str(resources["clusters_path"]))
-        self.C = load_frozen_classifier(resources, self.device, self.feature_dim, where)
-        self._shares = torch.as_tensor(shares / shares.sum(), dtype=torch.float64)
+        enc = self._attach_encoder(resources)
+        self._build_generator(int(enc.feature_dim))
+        labels = self._attach_clusters(resources)
         train_x = resources.get("train_x")
         if train_x is None:
             return  # evaluation: the bank comes from the stored state
-        if len(train_x) != len(labels):
-            raise DataError(f"{where}: clusters.npz labels {len(labels)} training samples but the split has "
-                            f"{len(train_x)}; re-run `ucgan cluster` on the current data")
+        k = self.num_components
         if np.bincount(labels, minlength=k).min() == 0:
-            raise DataError(f"{where}: a k-means cluster of {resources['clusters_path']} is empty; re-run "
+            raise DataError(f"{self._where}: a k-means cluster of {resources['clusters_path']} is empty; re-run "
                             "`ucgan cluster` with a smaller cluster.k")
         rows = stratified_bank(labels, k, self.cfg.bank_size)
-        feats = encode(self.E, np.asarray(train_x)[rows], self.device)
+        feats = encode(enc, np.asarray(train_x)[rows], self.device)
         self._set_bank(feats, torch.as_tensor(labels[rows], device=self.device))
 
     def _build_generator(self, feature_dim: int) -> None:
@@ -183,8 +158,8 @@ class LSCGAN(Method):
                                 f"built for {self.feature_dim}; rebuild the method (re-run the train stage)")
             return
         self.feature_dim = feature_dim
-        self.G = build_generator(self.info, self.cfg.latent_dim + feature_dim, self.cfg.width).to(self.device)
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=self.cfg.lr, betas=self.cfg.betas)
+        self.G = self.network("G", build_generator(self.info, self.cfg.latent_dim + feature_dim, self.cfg.width), ema=True)
+        self.opt_g = self.optimizer("G", self.G, lr=self.cfg.lr, betas=self.cfg.betas)
 
     def _set_bank(self, feats: torch.Tensor, labels: torch.Tensor) -> None:
         self._bank, self._bank_labels = feats.float(), labels.long()
@@ -200,6 +175,9 @@ class LSCGAN(Method):
                               "with encoder_path (the train/evaluate stages do) or load a trained state first")
         return self.G
 
+    def _ensure_built(self) -> None:
+        self._require_g()
+
     def _require(self) -> tuple[nn.Module, nn.Module]:
         """G and E for training: needs attach() with train_x (the feature bank)."""
         G = self._require_g()
@@ -207,12 +185,6 @@ class LSCGAN(Method):
             raise ConfigError(f"{self.name}: not attached; call attach() with encoder_path, clusters_path, "
                               "classifier_path and train_x (the train stage does)")
         return G, self.E
-
-    def _require_e(self) -> tuple[nn.Module, nn.Module]:
-        if self.E is None or self.C is None:
-            raise ConfigError(f"{self.name}: the frozen encoder is not loaded; call attach() with encoder_path, "
-                              "clusters_path and classifier_path")
-        return self.E, self.C
 
     def _condition(self, f: torch.Tensor) -> torch.Tensor:
         assert self._mean is not None and self._std is not None
@@ -231,12 +203,9 @@ class LSCGAN(Method):
         fake = G(torch.cat([z, self._condition(f[nearest])], dim=1))
 
         # generator: minimise L_adv (non-saturating form)
-        self.D.requires_grad_(False)
-        g_loss = F.softplus(-self.D(couple(real, fake))).mean()
-        self.opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        self.opt_g.step()
-        self.D.requires_grad_(True)
+        with frozen(self.D):
+            g_loss = F.softplus(-self.D(couple(real, fake))).mean()
+            update(g_loss, self.opt_g)
         out = {"g_loss": g_loss.detach()}
 
         # discriminator every n-th iteration: triple coupled loss (Eq. 5), one forward on all couples
@@ -260,9 +229,7 @@ class LSCGAN(Method):
                 l_diff = F.softplus(logits[i]).mean()     # -log(1 - D(x_diff))
                 d_loss = d_loss + cfg.lambda_d * l_diff
                 out["d_diff"] = l_diff.detach()
-            self.opt_d.zero_grad(set_to_none=True)
-            d_loss.backward()
-            self.opt_d.step()
+            update(d_loss, self.opt_d)
             out["d_loss"] = d_loss.detach()
         return out
 
@@ -282,33 +249,7 @@ class LSCGAN(Method):
         z = torch.randn(n, self.cfg.latent_dim, device=self.device, generator=generator)
         return G(torch.cat([z, self._condition(self._bank[pick])], dim=1))
 
-    @torch.no_grad()
-    def assign(self, x: torch.Tensor) -> torch.Tensor:
-        """Encoder-space cluster of real data: the cluster stage's classifier on ``E(x)``."""
-        E, C = self._require_e()
-        return C(E(x)).argmax(1)
-
-    @torch.no_grad()
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        E, _ = self._require_e()
-        return E(x)
-
-    def mixing(self) -> np.ndarray:
-        """Training shares of the encoder-space clusters (what sampling the bank reproduces)."""
-        return self._shares.numpy().astype(np.float64)
-
-    # ------------------------------------------------------------------ state
-    def modules(self) -> dict[str, nn.Module]:
-        return {"G": self._require_g(), "D": self.D}
-
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        self._require_g()
-        assert self.opt_g is not None
-        return {"G": self.opt_g, "D": self.opt_d}
-
-    def ema_modules(self) -> dict[str, nn.Module]:
-        return {"G": self.modules()["G"]}
-
+    # ------------------------------------------------------------------ state (assign / features / mixing: FrozenPipeline)
     def extra_state(self) -> dict[str, Any]:
         self._require_g()
         if self._bank is None or self.C is None:
@@ -317,24 +258,18 @@ class LSCGAN(Method):
             "feature_dim": self.feature_dim,
             "bank": self._bank.detach().cpu(), "bank_labels": self._bank_labels.detach().cpu(),
             "mean": self._mean.detach().cpu(), "std": self._std.detach().cpu(),
-            "shares": self._shares.clone(),
-            "classifier": {k: v.detach().cpu() for k, v in self.C.state_dict().items()},
-            "encoder_fingerprint": float(self._encoder_fp or 0.0),
+            **super().extra_state(),
         }
 
     def load_extra_state(self, state: Mapping[str, Any]) -> None:
         if not state:
             return
-        fp = state.get("encoder_fingerprint")
-        if self.E is not None and fp and self._encoder_fp is not None and not same_fingerprint(fp, self._encoder_fp):
-            raise DataError(f"{self.name}: this model was trained with another encoder than the current "
-                            "encoder.pt; re-run the train stage (dvc repro) after pretrain")
+        self._check_encoder(state)
         self._build_generator(int(state["feature_dim"]))
         self._bank = state["bank"].to(self.device).float()
         self._bank_labels = state["bank_labels"].to(self.device).long()
         self._mean, self._std = state["mean"].to(self.device), state["std"].to(self.device)
-        self._shares = torch.as_tensor(state["shares"], dtype=torch.float64)
-        self.C = classifier_from_state(state["classifier"], self.device)
+        self._restore_clusters(state)
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         # G is built from the stored feature size first, so a state loads even before attach().

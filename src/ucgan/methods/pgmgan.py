@@ -31,26 +31,16 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..config import require
-from ..errors import ConfigError, DataError
 from ..nets import build_discriminator, build_generator
 from . import register
-from .base import DataInfo, Method, MethodConfig
-from .infoscc import (
-    check_components,
-    classifier_from_state,
-    load_clusters,
-    load_frozen_classifier,
-    load_frozen_encoder,
-    module_fingerprint,
-    same_fingerprint,
-)
-from .losses import d_hinge, g_wasserstein
+from .base import DataInfo, Method, MethodConfig, frozen, update
+from .losses import critic_steps, d_hinge, g_wasserstein
+from .pretrained import FrozenPipeline
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,53 +89,31 @@ class ProjectionDiscriminator(nn.Module):
 
 
 @register
-class PGMGAN(Method):
+class PGMGAN(FrozenPipeline, Method):
     """PGMGAN (Armandpour et al., CVPR 2021): conditional GAN on a frozen contrastive partitioner, with the partition guide."""
 
     name = "pgmgan"
     Config = PGMGANConfig
-    needs_encoder = True
+    frozen_parts = "the partitioner (frozen encoder + classifier)"
 
     def __init__(self, cfg: PGMGANConfig, info: DataInfo, device: torch.device) -> None:
         super().__init__(cfg, info, device)
         self.cfg: PGMGANConfig = cfg
         k = self.num_components
-        self.G = build_generator(info, cfg.latent_dim + k, cfg.width).to(device)
-        self.D = ProjectionDiscriminator(build_discriminator(info, 1, cfg.width), k).to(device)
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=cfg.betas)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr * cfg.d_lr_mult, betas=cfg.betas)
-        # the frozen partitioner (encoder + classifier) and the part shares, set by attach() / load_extra_state()
-        self.E: nn.Module | None = None
-        self.C: nn.Module | None = None
-        self._encoder_fp: float | None = None
-        self._shares = torch.full((k,), 1.0 / k, dtype=torch.float64, device=device)
+        self.G = self.network("G", build_generator(info, cfg.latent_dim + k, cfg.width), ema=True)
+        self.D = self.network("D", ProjectionDiscriminator(build_discriminator(info, 1, cfg.width), k))
+        self.opt_g = self.optimizer("G", self.G, lr=cfg.lr, betas=cfg.betas)
+        self.opt_d = self.optimizer("D", self.D, lr=cfg.lr * cfg.d_lr_mult, betas=cfg.betas)
+        self._init_frozen(device)  # the partitioner and the part shares: attach() / load_extra_state()
 
     # ------------------------------------------------------------------ partitioner
     def attach(self, resources: Mapping[str, Any]) -> None:
         """Load the partitioner: the pretrain stage's encoder and the cluster stage's classifier and shares."""
-        where = f"{self.name} ({self.info.dataset or 'dataset'})"
-        k = self.num_components
-        self.E = load_frozen_encoder(resources, self.device, where)
-        self._encoder_fp = module_fingerprint(self.E)
-        labels, shares = load_clusters(resources, where)
-        check_components(len(shares), k, where, str(resources["clusters_path"]))
-        train_x = resources.get("train_x")
-        if train_x is not None and len(train_x) != len(labels):
-            raise DataError(f"{where}: clusters.npz labels {len(labels)} training samples but the split has "
-                            f"{len(train_x)}; re-run `ucgan cluster` on the current data")
-        self.C = load_frozen_classifier(resources, self.device, self.E.feature_dim, where)
-        check_components(self.C.num_classes, k, where, str(resources["classifier_path"]))
-        self._shares = torch.as_tensor(shares / shares.sum(), dtype=torch.float64, device=self.device)
-
-    def _partitioner(self) -> tuple[nn.Module, nn.Module]:
-        if self.E is None or self.C is None:
-            raise ConfigError(f"{self.name}: the partitioner (frozen encoder + classifier) is not loaded; call "
-                              "attach() with encoder_path, clusters_path and classifier_path (the train stage "
-                              "does) or load a trained state")
-        return self.E, self.C
+        self._attach_encoder(resources)
+        self._attach_clusters(resources)
 
     def partition_logits(self, x: torch.Tensor) -> torch.Tensor:
-        enc, cla = self._partitioner()
+        enc, cla = self._frozen_pair()
         return cla(enc(x))
 
     def guide_weight(self, step: int) -> float:
@@ -154,77 +122,24 @@ class PGMGAN(Method):
 
     # ------------------------------------------------------------------ training
     def _fake(self, y: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        z = torch.randn(y.shape[0], self.cfg.latent_dim, device=self.device, generator=generator)
-        return self.G(torch.cat([z, F.one_hot(y, self.num_components).float()], dim=1))
+        return self.G(self.coded_noise(y, generator)[1])
 
     def train_step(self, real: torch.Tensor, step: int, total_steps: int) -> dict[str, torch.Tensor]:
         cfg = self.cfg
         with torch.no_grad():
             y = self.partition_logits(real).argmax(1)  # parts of the real batch; the fakes reuse them
-        for _ in range(cfg.n_critic):
-            with torch.no_grad():
-                fake = self._fake(y)
-            d_loss = d_hinge(self.D(real, y), self.D(fake, y))
-            self.opt_d.zero_grad(set_to_none=True)
-            d_loss.backward()
-            self.opt_d.step()
-
-        self.D.requires_grad_(False)
-        x = self._fake(y)
-        g_adv = g_wasserstein(self.D(x, y))  # hinge G loss: -D(G(z, k), k)
-        guide = guide_loss(self.partition_logits(x), y)
-        w = self.guide_weight(step)
-        self.opt_g.zero_grad(set_to_none=True)
-        (g_adv + w * guide).backward()
-        self.opt_g.step()
-        self.D.requires_grad_(True)
+        d_loss, _ = critic_steps(lambda x: self.D(x, y), self.opt_d, real, lambda: self._fake(y),
+                                 n_critic=cfg.n_critic, loss=d_hinge)
+        with frozen(self.D):
+            x = self._fake(y)
+            g_adv = g_wasserstein(self.D(x, y))  # hinge G loss: -D(G(z, k), k)
+            guide = guide_loss(self.partition_logits(x), y)
+            w = self.guide_weight(step)
+            update(g_adv + w * guide, self.opt_g)
         return {"d_loss": d_loss.detach(), "g_loss": g_adv.detach(), "guide": guide.detach(),
                 "guide_weight": torch.tensor(w)}
 
-    # ------------------------------------------------------------------ inference
+    # ------------------------------------------------------------------ inference (assign / features / mixing / state: FrozenPipeline)
     @torch.no_grad()
     def sample(self, n: int, component: int | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
-        if component is None:
-            y = torch.multinomial(self._shares.float(), n, replacement=True, generator=generator)
-        else:
-            y = torch.full((n,), int(component), dtype=torch.long, device=self.device)
-        return self._fake(y, generator)
-
-    @torch.no_grad()
-    def assign(self, x: torch.Tensor) -> torch.Tensor:
-        """The partitioner's part of each real sample."""
-        return self.partition_logits(x).argmax(1)
-
-    @torch.no_grad()
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self._partitioner()[0](x)
-
-    def mixing(self) -> np.ndarray:
-        """The parts' shares of the training split (what the fakes are generated in proportion to)."""
-        return self._shares.cpu().numpy().astype(np.float64)
-
-    # ------------------------------------------------------------------ state
-    def modules(self) -> dict[str, nn.Module]:
-        return {"G": self.G, "D": self.D}
-
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"G": self.opt_g, "D": self.opt_d}
-
-    def ema_modules(self) -> dict[str, nn.Module]:
-        return {"G": self.G}
-
-    def extra_state(self) -> dict[str, Any]:
-        _, cla = self._partitioner()
-        return {"shares": self._shares.detach().cpu(),
-                "classifier": {k: v.detach().cpu() for k, v in cla.state_dict().items()},
-                "encoder_fingerprint": float(self._encoder_fp or 0.0)}
-
-    def load_extra_state(self, state: Mapping[str, Any]) -> None:
-        if not state:
-            return
-        fp = state.get("encoder_fingerprint")
-        if self.E is not None and fp and self._encoder_fp is not None and not same_fingerprint(fp, self._encoder_fp):
-            raise DataError(f"{self.name}: this model was trained with another encoder than the current "
-                            "encoder.pt; re-run the train stage (dvc repro) after pretrain")
-        self._shares = torch.as_tensor(state["shares"], dtype=torch.float64, device=self.device)
-        self.C = classifier_from_state(state["classifier"], self.device)
+        return self._fake(self.components(n, component, generator, probs=self._shares.float()), generator)

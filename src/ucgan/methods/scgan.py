@@ -39,7 +39,7 @@ from ..config import require
 from ..nets import build_discriminator, build_generator
 from ..nets.paper2d import BNReLUGenerator, maxout_discriminator
 from . import register
-from .base import DataInfo, Method, MethodConfig
+from .base import D_PREACTIVATION, DataInfo, Method, MethodConfig, update
 from .losses import class_logit, d_nonsaturating, g_nonsaturating, zero_centered_penalty
 
 
@@ -109,7 +109,7 @@ class SCGAN(Method):
     """Self-Conditioned GAN (Liu et al.): conditional GAN on k-means clusters of D's features."""
 
     name = "scgan"
-    representation_name = "D penultimate pre-activation"
+    representation_name = D_PREACTIVATION
     Config = SCGANConfig
 
     def __init__(self, cfg: SCGANConfig, info: DataInfo, device: torch.device) -> None:
@@ -121,15 +121,16 @@ class SCGAN(Method):
                     f"'paper' (the 2-D maxout nets) is for 2-D points; dataset {info.dataset!r} is "
                     f"{info.modality} {info.shape}: set arch: shared")
             body = BNReLUGenerator(cfg.latent_dim + cfg.embed_dim, info.shape[0], value_range=info.value_range)
-            self.D = maxout_discriminator(info.shape[0], k)
+            D = maxout_discriminator(info.shape[0], k)
         else:
             body = build_generator(info, cfg.latent_dim + cfg.embed_dim, cfg.width)
-            self.D = build_discriminator(info, k, cfg.width)
-        self.G = EmbeddingConditionedGenerator(k, cfg.embed_dim, body)
-        self.G.to(device), self.D.to(device)
-        self.D_snap = copy.deepcopy(self.D).requires_grad_(False).eval()
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=cfg.betas)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr, betas=cfg.betas)
+            D = build_discriminator(info, k, cfg.width)
+        self.G = self.network("G", EmbeddingConditionedGenerator(k, cfg.embed_dim, body), ema=True)
+        self.D = self.network("D", D)
+        # the frozen snapshot the clusters are defined in (always eval, no gradients)
+        self.D_snap = self.network("D_snapshot", copy.deepcopy(self.D), frozen=True)
+        self.opt_g = self.optimizer("G", self.G, lr=cfg.lr, betas=cfg.betas)
+        self.opt_d = self.optimizer("D", self.D, lr=cfg.lr, betas=cfg.betas)
         f = self.D.feature_dim
         self.centers = torch.zeros(k, f, device=device)         # k-means centres (snapshot feature space)
         self.mapping = torch.arange(k, device=device)            # k-means id -> cluster label (Eq. 3)
@@ -276,14 +277,10 @@ class SCGAN(Method):
         d_real = class_logit(self.D(real), y)
         d_loss = d_nonsaturating(d_real, class_logit(self.D(fake), y))
         r1 = zero_centered_penalty(d_real, real) if cfg.r1_weight > 0 else d_loss.new_zeros(())
-        self.opt_d.zero_grad(set_to_none=True)
-        (d_loss + cfg.r1_weight * r1).backward()
-        self.opt_d.step()
+        update(d_loss + cfg.r1_weight * r1, self.opt_d)
 
         g_loss = g_nonsaturating(class_logit(self.D(self.G(z, y)), y))
-        self.opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        self.opt_g.step()
+        update(g_loss, self.opt_g)
         out.update({"d_loss": d_loss.detach(), "r1": r1.detach(), "g_loss": g_loss.detach(),
                     "clusters_used": (self.shares > 0).sum().float()})
         return out
@@ -292,11 +289,7 @@ class SCGAN(Method):
     @torch.no_grad()
     def sample(self, n: int, component: int | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
         z = torch.randn(n, self.cfg.latent_dim, device=self.device, generator=generator)
-        if component is None:
-            y = torch.multinomial(self.shares, n, replacement=True, generator=generator)
-        else:
-            y = torch.full((n,), int(component), dtype=torch.long, device=self.device)
-        return self.G(z, y)
+        return self.G(z, self.components(n, component, generator, probs=self.shares))
 
     @torch.no_grad()
     def assign(self, x: torch.Tensor) -> torch.Tensor:
@@ -306,33 +299,12 @@ class SCGAN(Method):
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.D.features(x)
 
-    @torch.no_grad()
-    def representation(self, x: torch.Tensor) -> torch.Tensor:
-        """D's penultimate layer before its activation (SLOGAN appendix A, methods without an encoder)."""
-        from ..metrics.protocol import penultimate_preactivation
-
-        return penultimate_preactivation(self.D, x)
-
     def mixing(self) -> np.ndarray:
         """Cluster sizes on the clustering subset as shares (P_pi of Alg. 1)."""
         p = self.shares.detach().double().cpu().numpy()
         return p / p.sum()
 
     # ------------------------------------------------------------------ state
-    def modules(self) -> dict[str, nn.Module]:
-        return {"G": self.G, "D": self.D, "D_snapshot": self.D_snap}
-
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"G": self.opt_g, "D": self.opt_d}
-
-    def ema_modules(self) -> dict[str, nn.Module]:
-        return {"G": self.G}
-
-    def train(self, mode: bool = True) -> "SCGAN":
-        super().train(mode)
-        self.D_snap.eval()  # a frozen feature extractor, whatever the phase
-        return self
-
     def extra_state(self) -> dict[str, Any]:
         empty = torch.zeros(0)
         return {

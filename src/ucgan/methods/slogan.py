@@ -28,16 +28,15 @@ from typing import Any, Literal, Mapping
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from ..config import require
 from ..errors import ConfigError, DataError
-from ..nets import build_discriminator, build_encoder, build_generator
+from ..nets import build_encoder
 from ..priors.gmm import GaussianMixturePrior
 from . import register
-from .base import DataInfo, Method, MethodConfig
+from .base import DataInfo, Method, MethodConfig, frozen, update
 from .diffaug import diff_augment
-from .losses import d_hinge, d_wasserstein, gradient_penalty, lipschitz_penalty
+from .losses import PENALTIES, critic_steps, d_hinge, d_wasserstein
 
 
 @dataclasses.dataclass(frozen=True)
@@ -176,15 +175,15 @@ class SLOGAN(Method):
         super().__init__(cfg, info, device)
         self.cfg: SLOGANConfig = cfg
         k, d = self.num_components, cfg.latent_dim
-        self.prior = GaussianMixturePrior(k, d, cfg.mu_init_std, mu_lr_mult=cfg.mu_lr_mult,
-                                          covariance_grad_factor=cfg.covariance_grad_factor).to(device)
-        self.G = build_generator(info, d, cfg.width).to(device)
-        self.D = build_discriminator(info, 1, cfg.width).to(device)
-        self.E = build_encoder(info, d, cfg.width).to(device)
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=cfg.betas)
-        self.opt_e = torch.optim.Adam(self.E.parameters(), lr=cfg.lr, betas=cfg.betas)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr * cfg.d_lr_mult, betas=cfg.betas)
-        self._penalty = lipschitz_penalty if cfg.penalty == "lp" else gradient_penalty
+        prior = GaussianMixturePrior(k, d, cfg.mu_init_std, mu_lr_mult=cfg.mu_lr_mult,
+                                     covariance_grad_factor=cfg.covariance_grad_factor)  # drawn before G, D, E
+        self.G, self.D = self.generator_and_critic(d)
+        self.E = self.network("E", build_encoder(info, d, cfg.width))
+        self.prior = self.network("prior", prior)  # after the networks: the checkpoint's order
+        self.opt_g = self.optimizer("G", self.G, lr=cfg.lr, betas=cfg.betas)
+        self.opt_d = self.optimizer("D", self.D, lr=cfg.lr * cfg.d_lr_mult, betas=cfg.betas)
+        self.opt_e = self.optimizer("E", self.E, lr=cfg.lr, betas=cfg.betas)
+        self._penalty = PENALTIES[cfg.penalty]
         self._d_adv = d_wasserstein if cfg.d_loss == "wgan" else d_hinge
         self._probe: tuple[torch.Tensor, torch.Tensor] | None = None
         self._last_move = -(10**9)  # step of the last split/birth move (cool-down of 2 tests)
@@ -309,52 +308,40 @@ class SLOGAN(Method):
             for group in opt.param_groups:
                 group["lr"] = base * decay
 
-        # ---- critic
-        self.D.requires_grad_(True)
-        with torch.no_grad():
-            z_d, _ = self.prior.sample(b)
-            fake = self.G(z_d)
-        d_adv = self._d_adv(self.D(real), self.D(fake))
-        pen = self._penalty(self.D, real, fake)
-        self.opt_d.zero_grad(set_to_none=True)
-        (d_adv + cfg.penalty_weight * pen).backward()
-        self.opt_d.step()
+        d_adv, pen = critic_steps(self.D, self.opt_d, real, lambda: self.G(self.prior.sample(b)[0]), self._penalty,
+                                  cfg.penalty_weight, loss=self._d_adv)
 
         # ---- G, E and the prior from one forward pass (simultaneous update)
-        self.D.requires_grad_(False)
-        b = b * cfg.gen_batch_mult  # official CIFAR-2 code: z_gen has 2 x batch latents
-        z, _ = self.prior.sample(b)
-        z.requires_grad_(True)
-        x = self.G(z)
-        l_adv = -self.D(x).reshape(b)
-        lam = cfg.u2c_weight * temp if cfg.u2c else 0.0
-        total = l_adv
-        l_u2c = torch.zeros((), device=self.device)
-        if lam > 0:
-            log_resp = self.prior.log_responsibilities(z)
-            cat = F.gumbel_softmax(log_resp, tau=cfg.gumbel_tau, hard=False)
-            proto = cat @ self.prior.mu
-            if cfg.u2c_negatives == "batch":
-                l_u2c_vec = u2c_loss(self.E(x), proto, cfg.u2c_scale, cfg.u2c_margin * temp)
-            else:
-                l_u2c_vec = u2c_loss_prototypes(self.E(x), proto, self.prior.mu, cat, cfg.u2c_scale,
-                                                cfg.u2c_margin * temp)
-            total = l_adv + lam * l_u2c_vec
-            l_u2c = l_u2c_vec.mean().detach()
-        e_loss = torch.zeros((), device=self.device)
-        if cfg.simclr:
-            xd = x.detach()
-            e_loss = cfg.simclr_weight * simclr_loss(self.E(xd), self.E(diff_augment(xd)))
-        probe_mu = None
-        if self._probe is not None:
-            probe_mu = self.prior.mu.detach().clone().requires_grad_(True)
-            e_loss = e_loss + cfg.probe_weight * self._probe_loss(probe_mu, cfg.u2c_scale, cfg.u2c_margin * temp)
-        self.opt_g.zero_grad(set_to_none=True)
-        self.opt_e.zero_grad(set_to_none=True)
-        (total.mean() + e_loss).backward()
-        dldz = z.grad * b  # per-sample dl/dz (the mean divided every sample's gradient by B)
-        self.opt_g.step()
-        self.opt_e.step()
+        with frozen(self.D):
+            b = b * cfg.gen_batch_mult  # official CIFAR-2 code: z_gen has 2 x batch latents
+            z, _ = self.prior.sample(b)
+            z.requires_grad_(True)
+            x = self.G(z)
+            l_adv = -self.D(x).reshape(b)
+            lam = cfg.u2c_weight * temp if cfg.u2c else 0.0
+            total = l_adv
+            l_u2c = torch.zeros((), device=self.device)
+            if lam > 0:
+                log_resp = self.prior.log_responsibilities(z)
+                cat = F.gumbel_softmax(log_resp, tau=cfg.gumbel_tau, hard=False)
+                proto = cat @ self.prior.mu
+                if cfg.u2c_negatives == "batch":
+                    l_u2c_vec = u2c_loss(self.E(x), proto, cfg.u2c_scale, cfg.u2c_margin * temp)
+                else:
+                    l_u2c_vec = u2c_loss_prototypes(self.E(x), proto, self.prior.mu, cat, cfg.u2c_scale,
+                                                    cfg.u2c_margin * temp)
+                total = l_adv + lam * l_u2c_vec
+                l_u2c = l_u2c_vec.mean().detach()
+            e_loss = torch.zeros((), device=self.device)
+            if cfg.simclr:
+                xd = x.detach()
+                e_loss = cfg.simclr_weight * simclr_loss(self.E(xd), self.E(diff_augment(xd)))
+            probe_mu = None
+            if self._probe is not None:
+                probe_mu = self.prior.mu.detach().clone().requires_grad_(True)
+                e_loss = e_loss + cfg.probe_weight * self._probe_loss(probe_mu, cfg.u2c_scale, cfg.u2c_margin * temp)
+            update(total.mean() + e_loss, self.opt_g, self.opt_e)
+        dldz = z.grad * b  # per-sample dl/dz (the mean divided every sample's gradient by B); z is no parameter
         # rho sees the adversarial loss only, raw critic values (§3.3, official code). The rho estimate
         # mean_b (q(c|z_b) - pi_c) l_b is linear in l, so our two options act on l alone: a baseline
         # (control variate) and a rho-only learning-rate multiplier.
@@ -368,7 +355,6 @@ class SLOGAN(Method):
         if probe_mu is not None and probe_mu.grad is not None:  # L_m is also minimised w.r.t. mu
             with torch.no_grad():
                 self.prior.mu.sub_(cfg.mu_lr_mult * cfg.gamma * decay * probe_mu.grad)
-        self.D.requires_grad_(True)
         moved = 0.0
         if (cfg.reassign_every and step >= 2 * cfg.reassign_every and step % cfg.reassign_every == 0
                 and step < cfg.reassign_until * total_steps and step - self._last_move >= 2 * cfg.reassign_every):
@@ -398,15 +384,7 @@ class SLOGAN(Method):
     def mixing(self) -> np.ndarray:
         return self.prior.pi.detach().double().cpu().numpy()
 
-    def modules(self) -> dict[str, nn.Module]:
-        return {"G": self.G, "D": self.D, "E": self.E, "prior": self.prior}
-
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"G": self.opt_g, "D": self.opt_d, "E": self.opt_e}
-
-    def ema_modules(self) -> dict[str, nn.Module]:
-        return {"G": self.G}
-
+    # ------------------------------------------------------------------ state
     def extra_state(self) -> dict[str, Any]:
         return {"last_move": int(self._last_move)}
 
