@@ -82,7 +82,7 @@ test-integration: install
 	$(BIN)/python -m pytest -q -m integration
 
 flow: install
-	$(BIN)/python pipelines/benchmark.py
+	$(BIN)/python pipelines/flows.py
 
 bench: install
 	$(BIN)/python benchmarks/bench_metrics.py

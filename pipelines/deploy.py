@@ -30,13 +30,14 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # run as a script: make `pipelines` importable
     sys.path.insert(0, str(REPO))
 
-from pipelines.benchmark import TELEMETRY_OFF, benchmark, stage_flow  # noqa: E402
+from pipelines.dvc_runner import TELEMETRY_OFF  # noqa: E402
+from pipelines.flows import benchmark, stage_flow  # noqa: E402
 
 NIGHTLY_CRON = os.environ.get("UCGAN_NIGHTLY_CRON", "0 2 * * *")
 TIMEZONE = os.environ.get("UCGAN_NIGHTLY_TZ", "UTC")
 WORK_POOL = os.environ.get("UCGAN_WORK_POOL", "ucgan-gpu")
-BENCHMARK_ENTRYPOINT = "pipelines/benchmark.py:benchmark"
-STAGE_ENTRYPOINT = "pipelines/benchmark.py:stage_flow"
+BENCHMARK_ENTRYPOINT = "pipelines/flows.py:benchmark"
+STAGE_ENTRYPOINT = "pipelines/flows.py:stage_flow"
 
 
 def job_env(extra: dict[str, str] | None = None) -> dict[str, str]:

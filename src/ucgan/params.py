@@ -74,7 +74,7 @@ class Params:
         return from_mapping(EvaluateSection, self.raw.get("evaluate"), "evaluate")
 
     def eval_profile(self, dataset: str) -> Any:
-        """The resolved evaluation settings of ``dataset`` (:class:`ucgan.metrics.suite.EvalProfile`)."""
+        """The resolved evaluation settings of ``dataset`` (:class:`ucgan.metrics.profile.EvalProfile`)."""
         from .stages_params import eval_profile
 
         return eval_profile(self.raw, dataset)
@@ -99,15 +99,15 @@ class Params:
 
 
 def _import_sections() -> None:
-    """Modules that own a params section register its check on import."""
-    import importlib
+    """Modules that own a params section register its check on import.
 
-    for mod in ("ucgan.stages_params", "ucgan.sweeps"):
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as exc:
-            if exc.name != mod:
-                raise
+    Imported by name, statically, so ``infra/stage_deps.py`` sees what checking the file runs: the
+    owners import only section *config* code (dataclasses and checks; the method registry for
+    ``methods``), never the training loop, the evaluation suite or the report, so that every stage
+    checking params.yaml does not depend on all of the package in dvc.yaml.
+    """
+    # stages_params: train, methods, evaluate, pretrain, cluster; sweeps_config: sweeps (ucgan.sweeps is report code)
+    from . import stages_params, sweeps_config  # noqa: F401
 
 
 def load(path: str | os.PathLike[str] = "params.yaml") -> Params:

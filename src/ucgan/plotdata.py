@@ -142,7 +142,7 @@ def loss_terms(columns: Iterable[str]) -> list[str]:
 
 #: Name fragments of logged values that are diagnostics, not optimised terms (counts, shares,
 #: entropies, fit statistics, event flags): they get their own panel.
-DIAGNOSTIC_MARKERS = ("used_", "entropy", "pi_max", "pi_min", "reassign", "r2", "acc", "share", "count", "nmi", "lr")
+DIAGNOSTIC_MARKERS = ("used_", "entropy", "pi_max", "pi_min", "moves", "reassign", "r2", "acc", "share", "count", "nmi", "lr")
 
 
 def term_kind(term: str) -> str:

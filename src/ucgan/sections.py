@@ -1,6 +1,6 @@
 """The registry of params.yaml sections and the one rule for per-dataset settings blocks.
 
-Below :mod:`ucgan.params` on purpose: the modules that own a section (``stages_params``, ``sweeps``,
+Below :mod:`ucgan.params` on purpose: the modules that own a section (``stages_params``, ``sweeps_config``,
 the encoder and cluster configs) register their checks and resolve per-dataset blocks here, so none
 of them imports :mod:`ucgan.params`, which imports them to build the typed accessors.
 """

@@ -12,6 +12,9 @@ Outputs:
 
 Resumable checkpoints live outside DVC's outputs (``checkpoints/``) so that DVC's clean-up before
 a re-run cannot delete them; a checkpoint is only resumed when its config+data fingerprint matches.
+
+The ``ucgan train`` and ``ucgan evaluate`` commands (:mod:`ucgan.cli.runs`) call :func:`train_one`
+and :func:`evaluate_one`; this module holds the stages' logic and no command-line wiring.
 """
 from __future__ import annotations
 
@@ -20,17 +23,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-import click
-
 from . import layout
 from .config import to_dict
 from .data.dataset import load_split
 from .env import resolve_device, seed_everything
-from .errors import UcganError
 from .experiment import build_method, load_trained, pipeline_resources
 from .io import read_json, write_json
-from .methods import DataInfo, Method, base_method, get_method
-from .options import PARAMS_OPTION, run_options
+from .methods import DataInfo, Method, base_method
 from .preflight import preflight
 
 
@@ -48,7 +47,7 @@ def provenance(inputs: dict[str, Any], fingerprint: str, data_root: str, dataset
             return None
         return r.stdout.strip() if r.returncode == 0 else None
 
-    versions = {}
+    versions: dict[str, str | None] = {}
     for pkg in ("ucgan", "torch", "torchvision", "numpy", "scipy", "scikit-learn", "mlflow", "dvc", "lightly"):
         try:
             versions[pkg] = md.version(pkg)
@@ -111,7 +110,7 @@ def train_one(params_path: str, dataset: str, method: str, seed: int, device_spe
 def _run_bytes(m: Method) -> int:
     """Disk a run needs: weights, two Adam moments and the EMA, once in the checkpoint and once in
     ``model.pt`` (both exist for a moment), plus the grids and logs."""
-    weights = sum(t.numel() * t.element_size() for mod in m.modules().values() for t in mod.state_dict().values())
+    weights: int = sum(t.numel() * t.element_size() for mod in m.modules().values() for t in mod.state_dict().values())
     return 2 * 4 * weights + 16 * 2**20
 
 
@@ -120,7 +119,7 @@ def evaluate_one(params_path: str, dataset: str, method: str, seed: int, device_
     from . import tracking
     from .metrics.cache import StatsCache
     from .metrics.suite import evaluate_method
-    from .stages_params import list_variants
+    from .stages_params import variant_note
     from .training import use_ema
 
     prm = P.load(params_path)
@@ -133,7 +132,8 @@ def evaluate_one(params_path: str, dataset: str, method: str, seed: int, device_
     m, ema_state, meta = load_trained(model_dir, device)
     train_split = load_split(dataset, "train", prm.data.root)
     test_split = load_split(dataset, "test", prm.data.root)
-    encoder, consumed_ids = None, ()
+    encoder: Any = None
+    consumed_ids: tuple[str, ...] = ()
     res_paths = pipeline_resources(dataset)
     if profile.extractor in ("encoder", "eval-encoder"):
         from .metrics.protocol import eval_encoder_resources
@@ -146,7 +146,7 @@ def evaluate_one(params_path: str, dataset: str, method: str, seed: int, device_
                                  encoder=encoder, dataset=dataset, variant=method, consumed_ids=consumed_ids)
     out = layout.metrics_path(esec.out_root, dataset, method, seed)
     result = {"dataset": dataset, "method": method, "base_method": base_method(method),
-              "variant_note": list_variants(prm.raw).get(method, ("", ""))[1], "seed": seed,
+              "variant_note": variant_note(prm.raw, method), "seed": seed,
               "model": str(model_dir / "model.pt"),
               "ema": ema_state is not None, "supervised": bool(getattr(m, "supervised", False)), **result, "eval_seconds": round(time.perf_counter() - t0, 2)}
     write_json(out, result)
@@ -162,61 +162,3 @@ def evaluate_one(params_path: str, dataset: str, method: str, seed: int, device_
 
             register_generator(model_dir, result, prm.tracking)  # version of ucgan-<dataset>, tagged with metrics
     return {**result, "out": str(out)}
-
-
-@click.command("train")
-@PARAMS_OPTION
-@run_options()
-@click.option("--device", "device_spec", default=None, help="auto | cpu | cuda[:N] (default: params device).")
-@click.option("--fresh", is_flag=True, help="Discard a checkpoint written under another configuration and start over.")
-@click.option("--max-minutes", type=click.FloatRange(min=0), default=0, show_default=True,
-              help="Stop with a checkpoint after this many minutes (0 = no limit); the same command resumes.")
-def train_command(params_path: str, dataset: str, method: str, seed: int, device_spec: str | None, fresh: bool,
-                  max_minutes: float) -> None:
-    """Train one method on one dataset with one seed (resumes an interrupted run; writes config.json
-    with the resolved config, data hash, git commit and package versions beside model.pt)."""
-    from .training import LoopHooks
-
-    res = train_one(params_path, dataset, method, seed, device_spec, fresh=fresh,
-                    hooks=LoopHooks(max_seconds=60 * max_minutes))
-    click.echo(f"trained {method} on {dataset} (seed {seed}): {res['steps']} steps, "
-               f"{res['images_per_second']:.0f} img/s, {res['seconds']:.1f} s -> {res['out']}/")
-
-
-@click.command("evaluate")
-@PARAMS_OPTION
-@run_options()
-@click.option("--device", "device_spec", default=None, help="auto | cpu | cuda[:N] (default: params device).")
-def evaluate_command(params_path: str, dataset: str, method: str, seed: int, device_spec: str | None) -> None:
-    """Score a trained method: FID, ICFID, NMI, learned-vs-true mixing, mode metrics."""
-    r = evaluate_one(params_path, dataset, method, seed, device_spec)
-    nmi, l1, ic = r.get("nmi"), r.get("mixing_l1"), r.get("icfid")
-    click.echo(f"{method} on {dataset} (seed {seed}): FID {r['fid']:.3f}, ICFID {'n/a' if ic is None else round(ic, 3)}, "
-               f"NMI {nmi if nmi is None else round(nmi, 3)}, mixing L1 {l1 if l1 is None else round(l1, 3)} [{r['extractor']}] "
-               f"-> {r['out']}")
-
-
-@click.command("methods")
-@PARAMS_OPTION
-def methods_command(params_path: str) -> None:
-    """List the registered GAN methods and the named variants declared in params.yaml."""
-    from .methods import available
-
-    for name in available():
-        cls = get_method(name)
-        doc = (cls.__doc__ or (__import__(cls.__module__).__doc__) or "").strip().splitlines()
-        click.echo(f"{name:18s} {doc[0] if doc else ''}")
-    if Path(params_path).is_file():
-        from . import params as P
-        from .stages_params import list_variants
-
-        try:
-            variants = list_variants(P.load(params_path).raw)
-        except UcganError as exc:  # still list the methods; say why the variants are missing
-            click.echo(f"(variants not listed: {params_path}: {exc})")
-            return
-        for vid, (base, note) in variants.items():
-            click.echo(f"{vid:18s} variant of {base}: {note}")
-
-
-STAGE_COMMANDS = [train_command, evaluate_command, methods_command]

@@ -17,11 +17,12 @@ import dataclasses
 from typing import Any, Mapping
 
 from .config import from_mapping, require
+from .defaults_gap import defaults_id
 from .env import MAX_SEED
 from .errors import ConfigError
+from .loop_config import LoopConfig
 from .methods import MethodConfig, available, base_method, get_method
 from .sections import register_section, settings_key
-from .training import LoopConfig
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,6 +119,8 @@ class MethodBlock:
                 ok = False
             require(ok, f"{where}.variants.{vid}",
                     f"a variant id is {base}+<tag> or {base}-<tag> (the method it is declared under, then a tag)")
+            require(vid != defaults_id(base), f"{where}.variants.{vid}",
+                    f"{vid} is built in (the default block alone, no per-dataset settings); pick another tag")
 
 
 def _block(raw_params: Mapping[str, Any], base: str) -> MethodBlock:
@@ -127,17 +130,31 @@ def _block(raw_params: Mapping[str, Any], base: str) -> MethodBlock:
 def resolve_method(raw_params: Mapping[str, Any], name: str) -> tuple[str, str | None]:
     """``(method, variant)`` of a run name: ``("slogan", None)`` or ``("slogan", "slogan+moves")``.
 
+    ``<method>-defaults`` is built in for every method: its ``default`` block alone, no per-dataset
+    block, which is what a user's own dataset gets (:mod:`ucgan.defaults_gap` compares the two).
+
     An id that parses as a variant but is not declared under ``methods.<method>.variants`` is an
     error naming where to declare it.
     """
     base = base_method(name)
-    if name == base:
-        return base, None
+    if name == base or name == defaults_id(base):  # <method>-defaults is built in, never declared
+        return base, (None if name == base else name)
     block = _block(raw_params, base)
     if name not in block.variants:
         declared = ", ".join(block.variants) or "none"
         raise ConfigError(f"variant {name!r} is not declared under methods.{base}.variants (declared: {declared})")
     return base, name
+
+
+DEFAULTS_NOTE = "built in: the method's default block alone, no per-dataset settings (what a new dataset gets)"
+
+
+def variant_note(raw_params: Mapping[str, Any], name: str) -> str:
+    """What a run name's variant changes ('' for a method's paper settings)."""
+    base, variant = resolve_method(raw_params, name)
+    if variant is None:
+        return ""
+    return DEFAULTS_NOTE if variant == defaults_id(base) else _block(raw_params, base).variants[variant].note
 
 
 def list_variants(raw_params: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
@@ -155,6 +172,8 @@ def method_config(raw_params: Mapping[str, Any], method: str, dataset: str) -> M
     base, variant = resolve_method(raw_params, method)
     cls = get_method(base)
     block = _block(raw_params, base)
+    if variant == defaults_id(base):
+        return from_mapping(cls.Config, dict(block.default), f"methods.{base}.default")
     key = settings_key(raw_params, dataset, block.datasets)  # its own block, else its preset's
     merged = {**block.default, **(block.datasets[key] if key else {})}
     where = f"methods.{base}.datasets.{key}" if key else f"methods.{base}.default"
@@ -210,7 +229,7 @@ class EvaluateSection:
 
 
 def eval_profile(raw_params: Mapping[str, Any], dataset: str) -> Any:
-    from .metrics.suite import EvalProfile
+    from .metrics.profile import EvalProfile
 
     sec = from_mapping(EvaluateSection, raw_params.get("evaluate"), "evaluate")
     key = settings_key(raw_params, dataset, sec.datasets)

@@ -101,9 +101,9 @@ def test_profiles_expand_into_the_stages_dvc_lists(profile: str) -> None:
     t = _check_train(prm.raw["train"], prm.raw)
     runs = t.all_runs()
     assert len(set(runs)) == len(runs)
-    sys.path.insert(0, str(root / "pipelines"))
+    sys.path.insert(0, str(root))
     try:
-        import benchmark as bench  # the Prefect flow's planner: the same names the flow will submit
+        from pipelines import plan as planner  # the Prefect flow's planner: the same names the flow will submit
     finally:
         sys.path.pop(0)
     if profile != "params.yaml":  # dvc reads params.yaml: check the other profiles through a copy
@@ -115,12 +115,12 @@ def test_profiles_expand_into_the_stages_dvc_lists(profile: str) -> None:
             shutil.copy(root / profile, Path(tmp) / "params.yaml")
             subprocess.run(["git", "init", "-q"], cwd=tmp, check=True)
             subprocess.run([sys.executable, "-m", "dvc", "init", "-q"], cwd=tmp, check=True)
-            stages = bench.list_stages(tmp)
-            d, m, s, listed = bench.read_matrix(tmp)
+            stages = planner.list_stages(tmp)
+            d, m, s, listed = planner.read_matrix(tmp)
     else:
-        stages = bench.list_stages(root)
-        d, m, s, listed = bench.read_matrix(root)
-    plan = bench.make_plan(stages, d, m, s, listed=listed)  # raises when a run has no stage
+        stages = planner.list_stages(root)
+        d, m, s, listed = planner.read_matrix(root)
+    plan = planner.make_plan(stages, d, m, s, listed=listed)  # raises when a run has no stage
     assert plan.runs == runs
 
 

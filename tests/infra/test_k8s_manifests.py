@@ -82,7 +82,7 @@ def test_flow_fails_fast_in_a_pod_without_tracking(tmp_path, monkeypatch):
     root = str(ROOT)
     if root not in sys.path:
         sys.path.insert(0, root)
-    from pipelines import benchmark as B
+    from pipelines import preflight as B
 
     (tmp_path / "params.yaml").write_text("tracking: {enabled: true, uri: ''}\n")
     monkeypatch.setattr(B, "default_remote", lambda repo: None)

@@ -1,7 +1,12 @@
 """The import graph of the package: no cycle, and each layer imports only what is below it.
 
-Read from the source (every ``import`` statement, function-level ones included), so the check costs
-no imports and sees the lazy imports that keep start-up fast.
+Layers, bottom to top: the leaves; data, nets, priors; methods and the run; the stages; the results
+(registry, then report); the command line (``ucgan.cli``), which nothing imports and which alone
+imports click.
+
+Read from the source (every ``import`` statement, function-level ones included, by
+``infra/stage_deps.py``'s reader), so the check costs no imports and sees the lazy imports that keep
+start-up fast.
 """
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from stage_deps import import_graph, module_name
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 PKG = SRC / "ucgan"
@@ -18,32 +24,22 @@ PKG = SRC / "ucgan"
 #: what the lowest layers may import from the package (besides their own package)
 LEAVES = {"ucgan.errors", "ucgan.config", "ucgan.io", "ucgan.env", "ucgan.layout", "ucgan.numbers", "ucgan.preflight",
           "ucgan.gpu"}
-#: modules that write the report; the stages never import them
+#: modules (and packages, with everything in them) that write the report; the stages never import them
 REPORT = {"ucgan.report", "ucgan.claims", "ucgan.sweeps", "ucgan.plotdata"}
+#: the command line: the top layer, the only one that imports click, imported by nothing in the package
+CLI = {"ucgan.cli"}
+#: layer -> layers it must never reach, even through lazy imports: the cli is on top; the report sits
+#: on the registry (its champion rule and alias); the registry and the stages reach neither
+NEVER_REACHES = {
+    "ucgan.stages": REPORT | CLI,
+    "ucgan.registry": REPORT | CLI,
+    "ucgan.report": CLI,
+}
 
 
-def _module(p: Path) -> str:
-    parts = list(p.relative_to(SRC).with_suffix("").parts)
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-def _graph() -> dict[str, set[str]]:
-    mods = {_module(p): p for p in PKG.rglob("*.py")}
-    graph: dict[str, set[str]] = {}
-    for name, p in mods.items():
-        pkg = name if p.name == "__init__.py" else name.rsplit(".", 1)[0]
-        deps: set[str] = set()
-        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
-            targets: list[str] = []
-            if isinstance(node, ast.ImportFrom):
-                base = pkg.split(".")[: len(pkg.split(".")) - (node.level - 1)] if node.level else []
-                mod = ".".join(base + ([node.module] if node.module else [])) if node.level else (node.module or "")
-                targets = [f"{mod}.{a.name}" if f"{mod}.{a.name}" in mods else mod for a in node.names]
-            elif isinstance(node, ast.Import):
-                targets = [a.name for a in node.names]
-            deps |= {t for t in targets if t.startswith("ucgan") and t != name}
-        graph[name] = {d for d in deps if d in mods}
-    return graph
+def _in(module: str, layers: set[str]) -> bool:
+    """``module`` is one of ``layers`` or inside one of them (a package's submodules belong to it)."""
+    return any(module == x or module.startswith(x + ".") for x in layers)
 
 
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -84,7 +80,7 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def test_no_import_cycle() -> None:
     # a package's __init__ importing its own modules (the method registry) is not a cycle of layers
-    graph = {m: {d for d in deps if not (d.startswith(m + ".") or m.startswith(d + "."))} for m, deps in _graph().items()}
+    graph = {m: {d for d in deps if not (d.startswith(m + ".") or m.startswith(d + "."))} for m, deps in import_graph().items()}
     assert _cycles(graph) == []
 
 
@@ -96,19 +92,56 @@ BELOW = {"ucgan.data": set(), "ucgan.nets": {"ucgan.data.info"}, "ucgan.priors":
 def test_low_layers_import_nothing_above_them(layer: str) -> None:
     ok = LEAVES | BELOW[layer] | {"ucgan"}
     bad = {m: sorted(d for d in deps if not d.startswith(layer) and d not in ok)
-           for m, deps in _graph().items() if m == layer or m.startswith(layer + ".")}
+           for m, deps in import_graph().items() if m == layer or m.startswith(layer + ".")}
     assert {m: d for m, d in bad.items() if d} == {}
 
 
-def test_stages_import_no_report_code() -> None:
-    graph = _graph()
-    seen, todo = set(), ["ucgan.stages"]
-    while todo:  # everything the stage module reaches, transitively
+def _reached(graph: dict[str, set[str]], start: str) -> set[str]:
+    """Every module ``start`` and its submodules import, transitively (``start`` included)."""
+    seen: set[str] = set()
+    todo = [m for m in graph if _in(m, {start})]
+    while todo:
         m = todo.pop()
         if m not in seen:
             seen.add(m)
             todo.extend(graph.get(m, ()))
-    assert sorted(seen & REPORT) == []
+    return seen
+
+
+def test_stages_import_no_report_code() -> None:
+    assert sorted(m for m in _reached(import_graph(), "ucgan.stages") if _in(m, REPORT)) == []
+
+
+@pytest.mark.parametrize("layer", sorted(NEVER_REACHES))
+def test_layers_reach_nothing_above_them(layer: str) -> None:
+    graph = import_graph()
+    assert layer in graph, f"{layer} is gone: update NEVER_REACHES"
+    assert sorted(m for m in _reached(graph, layer) if _in(m, NEVER_REACHES[layer])) == []
+
+
+def test_nothing_below_the_cli_imports_it() -> None:
+    bad = {m: sorted(d for d in deps if _in(d, CLI)) for m, deps in import_graph().items() if not _in(m, CLI)}
+    assert {m: d for m, d in bad.items() if d} == {}
+
+
+def test_only_the_cli_imports_click() -> None:
+    users = set()
+    for p in PKG.rglob("*.py"):
+        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            if any(n == "click" or n.startswith("click.") for n in names):
+                users.add(module_name(p))
+    assert users and sorted(m for m in users if not _in(m, CLI)) == []
+
+
+@pytest.mark.parametrize("module", ["ucgan.cli", "ucgan.registry", "ucgan.report"])
+def test_cli_and_result_packages_import_without_torch_or_mlflow(module: str) -> None:
+    """``ucgan --help`` imports every command module: torch, mlflow and matplotlib load in the bodies."""
+    heavy = ("torch", "mlflow", "matplotlib")
+    code = f"import sys, {module}; assert not [m for m in {heavy!r} if m in sys.modules], sorted(sys.modules)"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=SRC)
+    assert r.returncode == 0, r.stderr[-2000:]
 
 
 @pytest.mark.parametrize("module", ["ucgan.layout", "ucgan.numbers", "ucgan.errors", "ucgan.claims", "ucgan.config"])

@@ -35,11 +35,11 @@ _SKIP_TOP = {"data", "models", "metrics", "reports", "mlruns", "checkpoints", "d
              "benchmarks", ".prefect", "dvc.lock", ".dvcignore", "results"}
 #: ... except these: inputs of a stage (the report stage reads the claims file)
 _KEEP = {"benchmarks/claims.yaml"}
-#: The report stage of dvc.yaml, used only while dvc.yaml has none (then the CLI may not have the
-#: `report` command either, hence `python -m`), so the flow test covers the whole graph either way.
+#: The report stage of dvc.yaml, used only while dvc.yaml has none, so the flow test covers the
+#: whole graph either way.
 REPORT_STAGE = {
-    "cmd": "python -m ucgan.report",
-    "deps": ["metrics", "models", "src/ucgan/report.py", "src/ucgan/registry.py"],
+    "cmd": "ucgan report",
+    "deps": ["metrics", "models", "src/ucgan/report", "src/ucgan/registry"],
     "params": ["train.datasets", "train.methods", "train.seeds", "tracking"],
     "outs": [{"reports": {"cache": False}}],
 }

@@ -106,7 +106,7 @@ def test_two_workers_four_runs_one_report(tmp_path: Path, it: Any, timed: None) 
                                  "--name", name], checkouts[name], tmp_path / f"worker-{name}.log", env))
         print(f"[timing] workers started after {time.perf_counter() - t0:.1f} s")
 
-        r = subprocess.run([str(it.VENV_BIN / "python"), "pipelines/benchmark.py", "--repo", ".",
+        r = subprocess.run([str(it.VENV_BIN / "python"), "pipelines/flows.py", "--repo", ".",
                             "--stage-deployment", "ucgan-stage/gpu"], cwd=orch, env=client_env, capture_output=True,
                            text=True, timeout=240)
         print(f"[timing] fanned-out benchmark finished after {time.perf_counter() - t0:.1f} s")

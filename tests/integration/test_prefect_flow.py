@@ -34,26 +34,37 @@ def harness() -> Iterator[None]:
         yield
 
 
-@pytest.fixture(scope="module")
-def pipelines() -> Any:
+def _import(*names: str) -> tuple[Any, ...]:
     from importlib import import_module
 
     root = str(Path(__file__).resolve().parents[2])
     if root not in sys.path:
         sys.path.insert(0, root)
-    return import_module("pipelines.benchmark"), import_module("pipelines.deploy")
+    return tuple(import_module(n) for n in names)
+
+
+@pytest.fixture(scope="module")
+def pipelines() -> Any:
+    """The flows module and the deployments module."""
+    return _import("pipelines.flows", "pipelines.deploy")
+
+
+@pytest.fixture(scope="module")
+def planning() -> Any:
+    """The plan and the dvc runner: importable without Prefect."""
+    return _import("pipelines.plan", "pipelines.dvc_runner")
 
 
 def test_benchmark_flow_end_to_end(harness: None, pipelines: Any, tmp_path: Path, it: Any,
                                    monkeypatch: pytest.MonkeyPatch, timed: None) -> None:
-    bench, _ = pipelines
+    flows, _ = pipelines
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # tiny MLP: one thread is faster on a busy 2-core box
     repo = it.make_tiny_repo(tmp_path / "repo")
     remote = tmp_path / "remote"
     it.dvc("remote", "add", "-d", "shared", str(remote), cwd=repo)
 
     t0 = time.perf_counter()
-    state = bench.benchmark(repo=str(repo), return_state=True)
+    state = flows.benchmark(repo=str(repo), return_state=True)
     print(f"[timing] flow run (tiny pipeline): {time.perf_counter() - t0:.1f} s")
     assert state.is_completed(), state.message
     s = state.result()
@@ -70,42 +81,42 @@ def test_benchmark_flow_end_to_end(harness: None, pipelines: Any, tmp_path: Path
     assert (remote / "runs").is_dir()
 
 
-def test_retry_policy_and_plan(pipelines: Any) -> None:
-    bench, _ = pipelines
-    assert bench.classify_failure(1, ["ERROR: Unable to acquire lock. Most likely another DVC process is running"])
-    assert not bench.classify_failure(1, ["ERROR: failed to reproduce 'train@x-wgan-0': failed to run: ucgan train ..., exited with 2"])
-    assert bench.classify_failure(1, ["ERROR: failed to reproduce 'train@x-wgan-0': failed to run: ucgan train ..., exited with -9"])
-    assert bench.classify_failure(1, ["error: MLflow tracking server http://x is unreachable (...)", "exited with 2"])
-    assert not bench.classify_failure(255, ["ERROR: The output paths:", "overlap and are thus in the same tracked directory."])
+def test_retry_policy_and_plan(planning: Any) -> None:
+    plan_mod, runner = planning
+    assert runner.classify_failure(1, ["ERROR: Unable to acquire lock. Most likely another DVC process is running"])
+    assert not runner.classify_failure(1, ["ERROR: failed to reproduce 'train@x-wgan-0': failed to run: ucgan train ..., exited with 2"])
+    assert runner.classify_failure(1, ["ERROR: failed to reproduce 'train@x-wgan-0': failed to run: ucgan train ..., exited with -9"])
+    assert runner.classify_failure(1, ["error: MLflow tracking server http://x is unreachable (...)", "exited with 2"])
+    assert not runner.classify_failure(255, ["ERROR: The output paths:", "overlap and are thus in the same tracked directory."])
     stages = ["prepare@a", "validate@a", "pretrain@a", "prepare@a-2", "train@a-wgan-0", "train@a-wgan-1",
               "evaluate@a-wgan-0", "evaluate@a-wgan-1", "report"]
-    plan = bench.make_plan(stages, ["a"], ["wgan"], [0, 1])
+    plan = plan_mod.make_plan(stages, ["a"], ["wgan"], [0, 1])
     assert plan.data == {"a": ["prepare@a", "validate@a", "pretrain@a"]} and plan.report == ["report"]
     assert plan.runs == [("a", "wgan", 0), ("a", "wgan", 1)] and plan.complete
-    sub = bench.make_plan(stages, ["a"], ["wgan"], [0, 1], only_seeds=[1])
+    sub = plan_mod.make_plan(stages, ["a"], ["wgan"], [0, 1], only_seeds=[1])
     assert sub.runs == [("a", "wgan", 1)] and not sub.complete
     with pytest.raises(ValueError, match="train@a-slogan-0"):
-        bench.make_plan(stages, ["a"], ["wgan", "slogan"], [0])
-    assert list(bench._split_lines([b"a\rb", b"\nc\n", b"d"])) == ["a", "b", "c", "d"]
+        plan_mod.make_plan(stages, ["a"], ["wgan", "slogan"], [0])
+    assert list(runner._split_lines([b"a\rb", b"\nc\n", b"d"])) == ["a", "b", "c", "d"]
 
 
-def test_plan_covers_listed_runs(pipelines: Any, tmp_path: Path) -> None:
+def test_plan_covers_listed_runs(planning: Any, tmp_path: Path) -> None:
     """train.runs fan out like the matrix, under dvc.yaml's train-listed@run<i> names."""
-    bench, _ = pipelines
+    plan_mod, _ = planning
     (tmp_path / "params.yaml").write_text(
         "train: {datasets: [a, b], methods: [], seeds: [],\n"
         "        runs: [{dataset: b, method: scgan, seed: 0}, {dataset: b, method: scgan, seed: 2, steps: 9}]}\n")
-    d, m, s, listed = bench.read_matrix(tmp_path)
+    d, m, s, listed = plan_mod.read_matrix(tmp_path)
     assert (d, m, s, listed) == (["a", "b"], [], [], [("b", "scgan", 0), ("b", "scgan", 2)])
     stages = ["prepare@b", "train-listed@run0", "train-listed@run1", "evaluate-listed@run0", "evaluate-listed@run1", "report"]
-    plan = bench.make_plan(stages, d, m, s, listed=listed)
+    plan = plan_mod.make_plan(stages, d, m, s, listed=listed)
     assert plan.runs == listed and plan.data == {"b": ["prepare@b"]}
     assert [plan.train(*r) for r in plan.runs] == ["train-listed@run0", "train-listed@run1"]
     assert plan.evaluate("b", "scgan", 2) == "evaluate-listed@run1"
-    only = bench.make_plan(stages, d, m, s, only_seeds=[2], listed=listed)
+    only = plan_mod.make_plan(stages, d, m, s, only_seeds=[2], listed=listed)
     assert only.runs == [("b", "scgan", 2)] and not only.complete
     with pytest.raises(ValueError, match="train-listed@run1"):
-        bench.make_plan(stages[:2] + stages[3:], d, m, s, listed=listed)
+        plan_mod.make_plan(stages[:2] + stages[3:], d, m, s, listed=listed)
 
 
 def test_nightly_deployment_has_cron(harness: None, pipelines: Any, tmp_path: Path, timed: None) -> None:
@@ -132,7 +143,7 @@ def test_nightly_deployment_has_cron(harness: None, pipelines: Any, tmp_path: Pa
         dep = client.read_deployment(dep_id)
         assert dep.name == "nightly" and dep.work_pool_name == "ucgan-it-pool"
         assert [s.schedule.cron for s in dep.schedules] == ["30 3 * * *"] and all(s.active for s in dep.schedules)
-        assert dep.entrypoint == "pipelines/benchmark.py:benchmark"
+        assert dep.entrypoint == "pipelines/flows.py:benchmark"
         assert dep.job_variables["env"]["DVC_NO_ANALYTICS"] == "1"
         fl = client.read_flow(dep.flow_id)
         assert fl.name == "ucgan-benchmark"
@@ -167,10 +178,10 @@ def test_prefect_yaml_is_consistent(pipelines: Any) -> None:
     spec = yaml.safe_load((root / "pipelines" / "prefect.yaml").read_text(encoding="utf-8"))
     deps = {d["name"]: d for d in spec["deployments"]}
     assert deps["nightly"]["schedules"][0]["cron"] == "0 2 * * *"
-    bench, _ = pipelines
+    flows, _ = pipelines
     for d in deps.values():
         path, fn = d["entrypoint"].split(":")
-        assert (root / path).is_file() and hasattr(bench, fn)
+        assert path == "pipelines/flows.py" and (root / path).is_file() and hasattr(flows, fn)
         assert d["work_pool"]["job_variables"]["env"]["DO_NOT_TRACK"] == "1"
 
 

@@ -59,6 +59,7 @@ def test_registry_roundtrip_on_server(mlflow_server: str, tmp_path: Path, monkey
     import torch
 
     from ucgan import registry as R
+    from ucgan.cli.registry import registry_group, sample_command
     from ucgan.report import registry_hook
     from ucgan.tracking import TrackingConfig
 
@@ -103,17 +104,17 @@ def test_registry_roundtrip_on_server(mlflow_server: str, tmp_path: Path, monkey
 
     # the CLI: sample from one component into a PNG, and the comparison table
     out = tmp_path / "grid.png"
-    res = CliRunner().invoke(R.sample_command, ["--params", str(tmp_path / "absent.yaml"), "--model",
-                                                f"models:/ucgan-{it.TINY}@champion", "--component", "1", "-n", "64",
-                                                "--out", str(out), "--npy", str(tmp_path / "s.npy")])
+    res = CliRunner().invoke(sample_command, ["--params", str(tmp_path / "absent.yaml"), "--model",
+                                              f"models:/ucgan-{it.TINY}@champion", "--component", "1", "-n", "64",
+                                              "--out", str(out), "--npy", str(tmp_path / "s.npy")])
     assert res.exit_code == 0, res.output
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert np.load(tmp_path / "s.npy").shape == (64, 2)
-    res = CliRunner().invoke(R.registry_group, ["compare", "--params", str(tmp_path / "absent.yaml"), "--dataset", it.TINY])
+    res = CliRunner().invoke(registry_group, ["compare", "--params", str(tmp_path / "absent.yaml"), "--dataset", it.TINY])
     assert res.exit_code == 0, res.output
     assert "champion" in res.output and "mean ± std over seeds" in res.output
-    bad = CliRunner().invoke(R.sample_command, ["--params", str(tmp_path / "absent.yaml"), "--model",
-                                                f"models:/ucgan-{it.TINY}@champion", "--component", "9", "--out", str(out)])
+    bad = CliRunner().invoke(sample_command, ["--params", str(tmp_path / "absent.yaml"), "--model",
+                                              f"models:/ucgan-{it.TINY}@champion", "--component", "9", "--out", str(out)])
     assert bad.exit_code != 0 and "components 0..3" in str(bad.exception)
 
     # pyfunc (models from code): the stored python_model is the 3-line shim, no pickle in the model

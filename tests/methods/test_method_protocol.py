@@ -63,7 +63,7 @@ def test_scoring_with_the_consumed_encoder_is_refused(art, name: str) -> None:
 
 
 def test_eval_encoder_stage_and_independent_scoring(art, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from ucgan.encoders.commands import pretrain_command
+    from ucgan.cli.encoders import pretrain_command
 
     root, (info, res, x, y) = art
     params = {"tracking": {"enabled": False}, "pretrain": {"epochs": 0, "width": 8, "probe": False, "eval_seed": 7}}

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from ucgan import claims as C
 from ucgan import params as P
-from ucgan import report as R
+from ucgan.cli.report import report_command
 from ucgan.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -115,7 +115,7 @@ def test_report_writes_the_claims_table_for_listed_runs(tmp_path: Path, monkeypa
          "threshold": 0.8, "paper": {"value": 0.92, "source": "Table 7"}},
         {"id": "far", "title": "not in the runs", "dataset": "toy", "method": "wgan", "metric": "fid"}]}))
     monkeypatch.chdir(tmp_path)
-    res = CliRunner().invoke(R.report_command, ["--params", "params.yaml", "--out", "rep", "--claims", "claims.yaml"])
+    res = CliRunner().invoke(report_command, ["--params", "params.yaml", "--out", "rep", "--claims", "claims.yaml"])
     assert res.exit_code == 0, res.output
     rows = {r["id"]: r for r in json.loads((tmp_path / "rep" / "claims.json").read_text())}
     assert rows["nmi"]["verdict"] == "reproduced" and rows["nmi"]["n_seeds"] == 3 and rows["nmi"]["paper"] == 0.92
@@ -125,7 +125,7 @@ def test_report_writes_the_claims_table_for_listed_runs(tmp_path: Path, monkeypa
     assert "**reproduced**" in (tmp_path / "rep" / "claims.md").read_text()
     # without a claims file in the working directory the default is skipped; a named missing file is an error
     (tmp_path / "claims.yaml").unlink()
-    assert CliRunner().invoke(R.report_command, ["--params", "params.yaml", "--out", "rep2"]).exit_code == 0
+    assert CliRunner().invoke(report_command, ["--params", "params.yaml", "--out", "rep2"]).exit_code == 0
     assert not (tmp_path / "rep2" / "claims.md").exists()
-    bad = CliRunner().invoke(R.report_command, ["--params", "params.yaml", "--out", "rep3", "--claims", "claims.yaml"])
+    bad = CliRunner().invoke(report_command, ["--params", "params.yaml", "--out", "rep3", "--claims", "claims.yaml"])
     assert bad.exit_code != 0 and "not found" in str(bad.exception)

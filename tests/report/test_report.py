@@ -14,6 +14,7 @@ import yaml
 from click.testing import CliRunner
 
 from ucgan import report as R
+from ucgan.cli.report import report_command
 from ucgan.registry import VersionRow, fmt_tag, parse_tag, pick_champion
 
 # dataset "toy" (2 classes): slogan and wgan with 3 seeds, infogan with 1; "pts" (2-D): mode metrics
@@ -176,11 +177,11 @@ def test_report_command_reads_the_matrix(tmp_path: Path, metrics_root: Path, mon
     }
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     monkeypatch.chdir(tmp_path)
-    res = CliRunner().invoke(R.report_command, ["--params", "params.yaml", "--out", "rep"])
+    res = CliRunner().invoke(report_command, ["--params", "params.yaml", "--out", "rep"])
     assert res.exit_code == 0, res.output
     assert "toy: champion slogan seed 0 (ICFID 5)" in res.output and "rep/toy.md" in res.output
     assert "infogan" not in (tmp_path / "rep" / "summary.csv").read_text()  # not in the matrix
-    bad = CliRunner().invoke(R.report_command, ["--params", "params.yaml", "--dataset", "nope"])
+    bad = CliRunner().invoke(report_command, ["--params", "params.yaml", "--dataset", "nope"])
     assert bad.exit_code != 0 and "train.datasets" in str(bad.exception)
 
 

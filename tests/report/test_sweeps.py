@@ -97,7 +97,7 @@ def test_bad_sweeps_are_rejected(tmp_path: Path, sweeps: Any, match: str) -> Non
 def test_report_stage_writes_the_sweep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from click.testing import CliRunner
 
-    from ucgan import report as R
+    from ucgan.cli.report import report_command
 
     root = tmp_path / "metrics"
     for rec in _records():  # the "good" runs on two of the ratios, as the evaluate stage would write them
@@ -112,7 +112,7 @@ def test_report_stage_writes_the_sweep(tmp_path: Path, monkeypatch: pytest.Monke
               "sweeps": {"ring": {"datasets": ["r1", "r9"], "classes": [0, 1], "label": "small"}}}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     monkeypatch.chdir(tmp_path)
-    res = CliRunner().invoke(R.report_command, ["--params", "params.yaml", "--out", "rep", "--no-registry"])
+    res = CliRunner().invoke(report_command, ["--params", "params.yaml", "--out", "rep", "--no-registry"])
     assert res.exit_code == 0, res.output
     assert "| wgan | 9 | r9 | — | 3 |" in (tmp_path / "rep" / "sweeps" / "ring.md").read_text()
     assert (tmp_path / "rep" / "plots" / "sweep_icfid" / "ring.csv").is_file()

@@ -11,9 +11,10 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
+from ucgan.cli.metrics import fid_command
 from ucgan.errors import UcganError
 from ucgan.export import export_per_component
-from ucgan.metrics import commands
+from ucgan.metrics import folders
 
 
 class _ImageGen(torch.nn.Module):
@@ -53,14 +54,14 @@ def test_export_writes_one_folder_per_component_and_fid_reads_it(tmp_path: Path,
 
     # `ucgan fid --per-class` consumes it (features stubbed: brightness of each image)
     def feats(path, e, b, d):
-        files = commands.image_files(path)
+        files = folders.image_files(path)
         return np.array([[np.asarray(Image.open(p)).mean(), np.asarray(Image.open(p)).std()] for p in files])
 
-    monkeypatch.setattr(commands, "folder_features", feats)
+    monkeypatch.setattr(folders, "folder_features", feats)
     monkeypatch.setattr("ucgan.metrics.extractors.load_inception", lambda device="cpu": None)
     real = tmp_path / "real"
     export_per_component(_ImageGen(), None, 6, real, seed=7)
-    res = CliRunner().invoke(commands.fid_command, [str(real), str(out), "--per-class", "--device", "cpu", "--kid-subsets", "3"])
+    res = CliRunner().invoke(fid_command, [str(real), str(out), "--per-class", "--device", "cpu", "--kid-subsets", "3"])
     assert res.exit_code == 0, res.output
     assert "component_00 -> component_00" in res.output and "KID" in res.output
 
@@ -72,15 +73,16 @@ def test_export_rejects_bad_counts(tmp_path: Path) -> None:
 
 def test_sample_command_per_component(tmp_path: Path, monkeypatch) -> None:
     from ucgan import registry as R
+    from ucgan.cli.registry import sample_command
 
     monkeypatch.setattr(R, "load_generator", lambda ref, dev, cfg: (_ImageGen(), None, {"method": "stub", "seed": 0,
                                                                                         "dataset": "toy"}))
     out = tmp_path / "samples"
-    res = CliRunner().invoke(R.sample_command, ["--model", "models/toy/stub-s0", "--per-component", "4", "--out", str(out),
-                                                "--device", "cpu"])
+    res = CliRunner().invoke(sample_command, ["--model", "models/toy/stub-s0", "--per-component", "4", "--out", str(out),
+                                              "--device", "cpu"])
     assert res.exit_code == 0, res.output
     assert sorted(p.name for p in out.iterdir()) == ["component_00", "component_01", "component_02", "export.json"]
     assert "ucgan fid REAL_DIR" in res.output
-    bad = CliRunner().invoke(R.sample_command, ["--model", "m", "--per-component", "4", "--component", "1", "--out",
-                                                str(tmp_path / "o2"), "--device", "cpu"])
+    bad = CliRunner().invoke(sample_command, ["--model", "m", "--per-component", "4", "--component", "1", "--out",
+                                              str(tmp_path / "o2"), "--device", "cpu"])
     assert bad.exit_code != 0

@@ -7,8 +7,8 @@ The evaluate stage calls :func:`evaluate_method`; library users can call the pie
     res = icfid(real_features_per_class, fake_features_per_cluster, matching="greedy")
     res.value, res.per_class, res.assignment, res.fid_matrix
 
-Names are imported lazily (PEP 562): the CLI imports :mod:`ucgan.metrics.commands` at start-up,
-and that must not pull in torch, SciPy and scikit-learn for every ``ucgan`` command.
+Names are imported lazily (PEP 562): importing one submodule (``ucgan fid`` imports
+:mod:`ucgan.metrics.folders`) must not pull in torch, SciPy and scikit-learn through this package.
 """
 from __future__ import annotations
 

@@ -1,4 +1,10 @@
-"""``ucgan pretrain`` — click command around :func:`ucgan.encoders.simclr.pretrain`."""
+"""``ucgan pretrain`` and ``ucgan cluster``: InfoSCC-GAN's stages 1 and 2, per dataset.
+
+Why together: both build the per-dataset artifacts that methods with ``needs_encoder`` consume (the
+SimCLR encoder, then k-means attributes on its features), and both take their output folders from
+:mod:`ucgan.layout`. Click wiring only: the work is :func:`ucgan.encoders.simclr.pretrain` and
+:func:`ucgan.clustering.stage.cluster`.
+"""
 from __future__ import annotations
 
 import json
@@ -6,8 +12,8 @@ import json
 import click
 
 from .. import layout
-from ..options import PARAMS_OPTION
 from ..preflight import preflight
+from .options import PARAMS_OPTION
 
 
 @click.command("pretrain")
@@ -36,13 +42,13 @@ def pretrain_command(dataset: str, params_path: str, device: str | None, prepare
     import dataclasses
 
     from .. import params as P
+    from ..encoders.simclr import pretrain
     from ..env import resolve_device
-    from .simclr import pretrain
 
     prm = P.load(params_path)  # the whole file is checked first, as every stage does
     cfg = prm.pretrain(dataset)
     if backbone:
-        cfg = dataclasses.replace(cfg, backbone=backbone)  # type: ignore[arg-type]
+        cfg = dataclasses.replace(cfg, backbone=backbone)
     if role == "eval":
         cfg = dataclasses.replace(cfg, seed=cfg.eval_seed)
     tracking = prm.tracking
@@ -52,3 +58,25 @@ def pretrain_command(dataset: str, params_path: str, device: str | None, prepare
     metrics = pretrain(dataset, cfg, prepared_root or prm.data.root, out, resolve_device(device or prm.device), tracking,
                        ckpt_path=ckpt)
     click.echo(json.dumps(metrics, indent=2, default=str))
+
+
+@click.command("cluster")
+@click.option("--dataset", required=True, help="dataset whose encoder embeddings are clustered")
+@PARAMS_OPTION
+@click.option("--encoder-dir", default=None, help="pretrain outputs [default: models/encoders/<dataset>]")
+@click.option("--out", "out_dir", default=None, help="output folder [default: models/clusters/<dataset>]")
+def cluster_command(dataset: str, params_path: str, encoder_dir: str | None, out_dir: str | None) -> None:
+    """k-means pseudo-labels + linear classifier on the encoder features of DATASET (InfoSCC-GAN stage 2)."""
+    from .. import params as P
+    from ..clustering.stage import cluster
+
+    prm = P.load(params_path)  # the whole file is checked first, as every stage does
+    cfg = prm.cluster(dataset)
+    tracking = prm.tracking
+    out = out_dir or str(layout.clusters_dir(dataset))
+    preflight([out], need_bytes=64 * 2**20, tracking=tracking, what=f"the clusters {out}")
+    metrics = cluster(dataset, cfg, encoder_dir or layout.encoder_dir(dataset), out, tracking)
+    click.echo(json.dumps(metrics, indent=2, default=str))
+
+
+COMMANDS: tuple[click.Command, ...] = (pretrain_command, cluster_command)

@@ -1,7 +1,8 @@
 """Command-line options shared by the ``ucgan`` commands, defined once.
 
 Why: every stage command takes ``--params`` and most take one run's ``--dataset/--method/--seed``;
-defined in each module they drift (defaults, help, the seed range). A leaf module (click only).
+defined in each command module they drift (defaults, help, the seed range). Imports click and
+:mod:`ucgan.env` only, so every module of :mod:`ucgan.cli` may import it at start-up.
 """
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any, Callable
 
 import click
 
-from .env import MAX_SEED
+from ..env import MAX_SEED
 
 #: ``--params FILE`` (default params.yaml): the pipeline parameters every stage checks in full
 PARAMS_OPTION = click.option("--params", "params_path", default="params.yaml", show_default=True,

@@ -1,4 +1,9 @@
-"""Prefect flows that drive the dvc.yaml stage graph (the second driver of the same pipeline).
+"""The Prefect tasks and flows that drive the dvc.yaml stage graph (the second driver of the same pipeline).
+
+This module owns the tasks (``dvc repro`` / ``pull`` / ``push`` / a run on another machine), the
+flows ``ucgan-benchmark`` and ``ucgan-stage``, and the command line that runs the former. What to
+run comes from :mod:`pipelines.plan`, how ``dvc`` is run from :mod:`pipelines.dvc_runner`, and the
+per-machine setup and checks from :mod:`pipelines.preflight`.
 
 Why DVC underneath: every task runs ``dvc repro <stage>``, so DVC's content hashes decide what is
 stale, its cache and remote hold the results, and ``dvc.lock`` records them exactly as a manual
@@ -32,253 +37,44 @@ code 2 is a user error from ``ucgan`` (bad params, missing data) and fails at on
 
 Run locally with no server (Prefect starts a temporary one; set ``PREFECT_HOME`` to a project dir):
 
-    PREFECT_HOME=.prefect python pipelines/benchmark.py --dataset ring8-1to3 --method wgan --seed 0
+    PREFECT_HOME=.prefect python pipelines/flows.py --dataset ring8-1to3 --method wgan --seed 0
 
 Parallelism: ``UCGAN_FLOW_WORKERS`` threads (default 2) run tasks at once on this machine.
 """
 from __future__ import annotations
 
-import dataclasses
 import os
-import re
-import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
-import yaml
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from ucgan import layout
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # run as a script or loaded by Prefect from its entrypoint: make `pipelines` importable
+    sys.path.insert(0, str(REPO))
 
-#: Telemetry of every tool this flow starts is off (also set by the Makefile; repeated here because
-#: workers and deployments do not go through the Makefile).
-TELEMETRY_OFF = {
-    "DVC_NO_ANALYTICS": "1",
-    "MLFLOW_DISABLE_TELEMETRY": "true",
-    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    "DO_NOT_TRACK": "1",
-}
-for _k, _v in TELEMETRY_OFF.items():
-    os.environ.setdefault(_k, _v)
+from pipelines.dvc_runner import StageFailed, default_remote, dvc, run_tool, summarize_repro  # noqa: E402
+from pipelines.plan import list_stages, make_plan, read_matrix  # noqa: E402
+from pipelines.preflight import (  # noqa: E402
+    device_of_worker,
+    ensure_remote_from_env,
+    git_head,
+    require_results_leave_the_pod,
+)
 
-#: Stage families that are not per-dataset data preparation.
-RUN_STAGES = ("train", "evaluate", "train-listed", "evaluate-listed", "report")
 #: How many tasks run at once on the machine that runs the flow.
 FLOW_WORKERS = max(1, int(os.environ.get("UCGAN_FLOW_WORKERS", "2")))
-#: Lines of tool output kept for the error message of a failed task.
-TAIL_LINES = 40
-
-_RAN = re.compile(r"Running stage '([^']+)'")
-_SKIPPED = re.compile(r"Stage '([^']+)' didn't change, skipping")
-_RESTORED = re.compile(r"Stage '([^']+)' is cached - skipping run, checking out outputs")
-_USER_ERROR = re.compile(r"exited with 2\b")
-#: Failures worth a retry even when ucgan exits 2 (TrackingError): DVC's repository lock held by a
-#: parallel dvc, SQLite busy with a parallel stage's MLflow write, a tracking server restarting.
-_TRANSIENT_MARKERS = ("Unable to acquire lock", "database is locked", "is unreachable")
-#: DVC's messages for a broken dvc.yaml/params.yaml: the same on every retry.
-_DEFINITION_ERRORS = ("overlap and are thus in the same tracked directory", "failed to parse",
-                      "Did not find expected", "is not a valid", "already tracked by SCM", "cannot be a dependency")
-
-
-class StageFailed(RuntimeError):
-    """A ``dvc`` command failed; ``transient`` says whether retrying can help."""
-
-    def __init__(self, what: str, rc: int, tail: Sequence[str], transient: bool) -> None:
-        self.what, self.rc, self.tail, self.transient = what, rc, list(tail), transient
-        kind = "transient, will be retried" if transient else "not retried: fix the cause first"
-        super().__init__(f"{what} failed (exit {rc}; {kind}). Last output:\n" + "\n".join(self.tail[-15:]))
-
-
-def classify_failure(rc: int, lines: Sequence[str]) -> bool:
-    """True when a failed ``dvc`` call may succeed on retry.
-
-    ``ucgan`` exits 2 on user errors (:class:`ucgan.errors.UcganError`: bad params, missing data,
-    unknown method): DVC reports ``exited with 2`` and retrying would only repeat the message; so
-    do DVC's own errors about a broken pipeline definition. Everything else (lock contention,
-    network, OOM kills, CUDA hiccups, a busy SQLite store) is worth another try.
-    """
-    text = "\n".join(lines)
-    if any(m in text for m in _TRANSIENT_MARKERS):  # also when ucgan reported them as exit 2
-        return True
-    if _USER_ERROR.search(text) or any(m in text for m in _DEFINITION_ERRORS):
-        return False
-    return rc != 0
 
 
 def _retry_if_transient(task: Any, task_run: Any, state: Any) -> bool:
-    """Prefect ``retry_condition_fn``: retry only failures :func:`classify_failure` calls transient."""
+    """Prefect ``retry_condition_fn``: retry only failures :func:`pipelines.dvc_runner.classify_failure` calls transient."""
     exc = getattr(state, "data", None)
     return bool(getattr(exc, "transient", True))
-
-
-# ----------------------------------------------------------------------------- tools
-def tool_env() -> dict[str, str]:
-    """Environment of spawned tools: telemetry off, unbuffered Python, and this interpreter's
-    ``bin`` first on PATH so ``dvc`` and the stages' ``ucgan`` commands come from the same venv."""
-    env = dict(os.environ)
-    env.update(TELEMETRY_OFF)
-    env["PYTHONUNBUFFERED"] = "1"
-    bindir = str(Path(sys.executable).parent)
-    env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
-    return env
-
-
-def dvc_exe() -> str:
-    cand = Path(sys.executable).parent / "dvc"
-    if cand.is_file():
-        return str(cand)
-    found = shutil.which("dvc")
-    if not found:
-        raise RuntimeError("dvc is not installed in this environment (pip install -e . installs it)")
-    return found
-
-
-def _split_lines(chunks: Iterable[bytes]) -> Iterable[str]:
-    """Lines of a byte stream, split on \\n *and* \\r: progress bars (tqdm) redraw with \\r and
-    would otherwise arrive as one endless line."""
-    buf = b""
-    for chunk in chunks:
-        buf += chunk
-        parts = re.split(rb"[\r\n]", buf)
-        buf = parts.pop()
-        for p in parts:
-            yield p.decode("utf-8", "replace")
-    if buf:
-        yield buf.decode("utf-8", "replace")
-
-
-def run_tool(args: Sequence[str], cwd: str | Path, label: str, logger: Any = None,
-             timeout: float | None = None) -> tuple[int, list[str], float]:
-    """Run a command, streaming its output line by line into the Prefect log (that is the
-    progress a user watches in the UI); returns (exit code, all lines, seconds)."""
-    log = logger or get_run_logger()
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(list(args), cwd=str(cwd), env=tool_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    lines: list[str] = []
-    assert proc.stdout is not None
-    try:
-        for line in _split_lines(iter(lambda: proc.stdout.read1(65536), b"")):  # type: ignore[union-attr]
-            line = line.rstrip()
-            if line.strip():
-                lines.append(line)
-                log.info("[%s] %s", label, line)
-        rc = proc.wait(timeout=timeout)
-    except BaseException:
-        proc.kill()
-        proc.wait()
-        raise
-    return rc, lines, time.perf_counter() - t0
-
-
-def dvc(args: Sequence[str], repo: str | Path, label: str | None = None, check: bool = True,
-        logger: Any = None) -> tuple[int, list[str], float]:
-    """``dvc <args>`` in ``repo``; raises :class:`StageFailed` on failure when ``check``."""
-    what = label or "dvc " + " ".join(args)
-    rc, lines, secs = run_tool([dvc_exe(), *args], repo, what, logger)
-    if rc and check:
-        raise StageFailed(f"dvc {' '.join(args)}", rc, lines[-TAIL_LINES:], classify_failure(rc, lines))
-    return rc, lines, secs
-
-
-def dvc_quiet(args: Sequence[str], repo: str | Path) -> subprocess.CompletedProcess[str]:
-    """A short read-only ``dvc`` query (not logged line by line)."""
-    return subprocess.run([dvc_exe(), *args], cwd=str(repo), env=tool_env(), capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL)
-
-
-# ----------------------------------------------------------------------------- plan
-def list_stages(repo: str | Path) -> list[str]:
-    """Stage names as DVC expands them (``train@ring8-1to3-wgan-0``)."""
-    r = dvc_quiet(["stage", "list", "--name-only"], repo)
-    if r.returncode:
-        raise StageFailed("dvc stage list", r.returncode, (r.stdout + r.stderr).splitlines()[-TAIL_LINES:], False)
-    return [s.strip() for s in r.stdout.splitlines() if s.strip()]
-
-
-def default_remote(repo: str | Path) -> str | None:
-    """Name of the default DVC remote, None when there is none (then pull/push are skipped)."""
-    r = dvc_quiet(["remote", "default"], repo)
-    name = r.stdout.strip()
-    return name if r.returncode == 0 and name else None
-
-
-def read_matrix(repo: str | Path, params_file: str = "params.yaml"
-                ) -> tuple[list[str], list[str], list[int], list[tuple[str, str, int]]]:
-    """``train.datasets/methods/seeds`` and ``train.runs`` of params.yaml: what dvc.yaml's matrices expand."""
-    p = Path(repo) / params_file
-    raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    t = raw.get("train") or {}
-    listed = [(str(r["dataset"]), str(r["method"]), int(r.get("seed", 0))) for r in (t.get("runs") or [])]
-    seeds = t.get("seeds")
-    return (list(t.get("datasets") or []), list(t.get("methods") or []),
-            [int(s) for s in (seeds if seeds is not None else [0])], listed)
-
-
-@dataclasses.dataclass
-class Plan:
-    """Which stages the benchmark runs, in waves."""
-
-    data: dict[str, list[str]]            # dataset -> its data stages (prepare@d, validate@d, ...)
-    runs: list[tuple[str, str, int]]      # (dataset, method, seed)
-    report: list[str]                     # report stage(s), if dvc.yaml has any
-    complete: bool                        # the whole matrix (no filter): the final full repro is meaningful
-    listed: dict[tuple[str, str, int], int] = dataclasses.field(default_factory=dict)  # train.runs -> index
-
-    def train(self, d: str, m: str, s: int) -> str:
-        return layout.train_stage(d, m, s, self.listed.get((d, m, s)))
-
-    def evaluate(self, d: str, m: str, s: int) -> str:
-        return layout.evaluate_stage(d, m, s, self.listed.get((d, m, s)))
-
-
-def make_plan(stages: Sequence[str], datasets: Sequence[str], methods: Sequence[str], seeds: Sequence[int],
-              only_datasets: Sequence[str] | None = None, only_methods: Sequence[str] | None = None,
-              only_seeds: Sequence[int] | None = None, listed: Sequence[tuple[str, str, int]] = ()) -> Plan:
-    """The runs (the matrix, then ``train.runs``; optionally filtered) checked against the stages
-    dvc.yaml really has."""
-    listed_ds = [r[0] for r in listed]
-    for name, sel, full in (("dataset", only_datasets, list(datasets) + listed_ds),
-                            ("method", only_methods, list(methods) + [r[1] for r in listed]),
-                            ("seed", only_seeds, list(seeds) + [r[2] for r in listed])):
-        extra = [x for x in (sel or []) if x not in full]
-        if extra:
-            raise ValueError(f"{name} {extra[0]!r} is not in params.yaml's train matrix or train.runs {sorted(set(full))}")
-
-    def keep(d: str, m: str, s: int) -> bool:
-        return (not only_datasets or d in only_datasets) and (not only_methods or m in only_methods) and \
-            (not only_seeds or s in only_seeds)
-
-    runs = [(d, m, s) for d in datasets for m in methods for s in seeds if keep(d, m, s)]
-    runs += [r for r in listed if keep(*r)]
-    have = set(stages)
-    plan = Plan(data={}, runs=runs, report=[s for s in stages if s == "report" or s.startswith("report@")],
-                complete=not (only_datasets or only_methods or only_seeds),
-                listed={r: i for i, r in enumerate(listed)})
-    missing = [n for d, m, s in runs for n in (plan.train(d, m, s), plan.evaluate(d, m, s)) if n not in have]
-    if missing:
-        raise ValueError(f"dvc.yaml has no stage {missing[0]!r} (`dvc stage list` shows the names); the train/evaluate "
-                         "matrix in dvc.yaml must expand train.datasets x train.methods x train.seeds, and "
-                         "train-listed/evaluate-listed the list train.runs")
-    for d in dict.fromkeys(r[0] for r in runs):
-        plan.data[d] = [s for s in stages if s.endswith(f"@{d}") and s.split("@", 1)[0] not in RUN_STAGES]
-    return plan
-
-
-def _summarize(lines: Sequence[str]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {"ran": [], "skipped": [], "restored": []}
-    for line in lines:
-        for key, rx in (("ran", _RAN), ("skipped", _SKIPPED), ("restored", _RESTORED)):
-            m = rx.search(line)
-            if m:
-                out[key].append(m.group(1))
-    return out
 
 
 # ----------------------------------------------------------------------------- tasks
@@ -293,7 +89,7 @@ def repro(targets: list[str], repo: str, label: str, single_item: bool = False, 
             + (["--pull"] if pull else []) + list(targets))
     log.info("start: dvc %s", " ".join(args))
     _rc, lines, secs = dvc(args, repo, label, logger=log)
-    res = {"targets": list(targets), "seconds": round(secs, 1), **_summarize(lines)}
+    res = {"targets": list(targets), "seconds": round(secs, 1), **summarize_repro(lines)}
     log.info("done in %.1f s: ran %s, unchanged %s, restored from run cache %s", secs,
              res["ran"] or "-", res["skipped"] or "-", res["restored"] or "-")
     return res
@@ -327,78 +123,6 @@ def remote_run(deployment: str, stages: list[str], label: str, commit: str | Non
         raise StageFailed(f"{deployment} {stages}", 1, [f"flow run {fr.id} ended {fr.state.name if fr.state else '?'}"], True)
     return {"targets": list(stages), "flow_run": str(fr.id), "ran": [], "skipped": [], "restored": [],
             "seconds": round(time.perf_counter() - t0, 1)}
-
-
-def _git_head(repo: str) -> str | None:
-    r = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True)
-    return r.stdout.strip() if r.returncode == 0 else None
-
-
-def in_kubernetes() -> bool:
-    """True inside a Kubernetes pod (the kubelet sets ``KUBERNETES_SERVICE_HOST`` in every container)."""
-    return bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
-
-
-def ensure_remote_from_env(repo: str | Path) -> str | None:
-    """Configure ``$UCGAN_DVC_REMOTE_URL`` as the default DVC remote of this checkout (``--local``:
-    nothing committed) when the repository has none; pods get the URL and credentials from the
-    ``ucgan-dvc`` Secret. Returns the default remote's name afterwards."""
-    have = default_remote(repo)
-    url = os.environ.get("UCGAN_DVC_REMOTE_URL", "").strip()
-    if have or not url:
-        return have
-    subprocess.run([dvc_exe(), "remote", "add", "--local", "--default", "--force", "ucgan-env", url], cwd=str(repo),
-                   env=tool_env(), check=True, capture_output=True, text=True)
-    endpoint = os.environ.get("AWS_ENDPOINT_URL", "").strip()
-    if endpoint and url.startswith("s3://"):
-        subprocess.run([dvc_exe(), "remote", "modify", "--local", "ucgan-env", "endpointurl", endpoint], cwd=str(repo),
-                       env=tool_env(), check=True, capture_output=True, text=True)
-    return default_remote(repo)
-
-
-def tracking_uri_of(repo: str | Path, params_file: str = "params.yaml") -> tuple[bool, str]:
-    """(tracking enabled, effective URI) as the stages will see them: ``tracking.uri`` of
-    params.yaml, else ``$MLFLOW_TRACKING_URI``, else "" (the local SQLite store)."""
-    raw = yaml.safe_load((Path(repo) / params_file).read_text(encoding="utf-8")) or {}
-    t = raw.get("tracking") or {}
-    uri = str(t.get("uri") or "").strip() or os.environ.get("MLFLOW_TRACKING_URI", "").strip()
-    return bool(t.get("enabled", True)), uri
-
-
-def require_results_leave_the_pod(repo: str | Path) -> None:
-    """Fail fast in a pod whose results would vanish with it.
-
-    A pod's file system dies with the pod: MLflow runs in the default SQLite store and DVC outputs
-    without a remote are lost, silently, after hours of GPU time. Outside Kubernetes this checks
-    nothing (a laptop keeps its files).
-    """
-    if not in_kubernetes():
-        return
-    enabled, uri = tracking_uri_of(repo)
-    problems = []
-    if enabled and (not uri or uri.startswith(("sqlite:", "file:")) or "://" not in uri):
-        problems.append(f"MLflow tracking URI is {uri or 'unset'}: set MLFLOW_TRACKING_URI (Secret ucgan-tracking) "
-                        "to the team's server, e.g. http://mlflow.ucgan.svc:5000")
-    if not default_remote(repo):
-        problems.append("no DVC remote: set UCGAN_DVC_REMOTE_URL and its credentials (Secret ucgan-dvc), "
-                        "or commit a default remote (`dvc remote add -d ...`)")
-    if problems:
-        raise RuntimeError("this pod's results would be lost when it ends; not starting:\n- " + "\n- ".join(problems)
-                           + "\n(see infra/README.md, Kubernetes)")
-
-
-def device_of_worker() -> dict[str, str]:
-    """The device this flow run got from its worker's environment.
-
-    Fan-out uses one process worker per GPU, each started with its own ``CUDA_VISIBLE_DEVICES=<i>``
-    (and optionally ``UCGAN_DEVICE``) and ``--limit 1``: the worker passes its environment to the
-    runs it starts, and the deployments set no device, so every run lands on its worker's GPU and
-    each GPU runs one stage at a time. Logged at the start of every stage run (``device: ...``).
-    """
-    cvd = os.environ.get("CUDA_VISIBLE_DEVICES")
-    dev = os.environ.get("UCGAN_DEVICE", "auto")
-    summary = f"CUDA_VISIBLE_DEVICES={cvd if cvd is not None else '(unset: every GPU)'} UCGAN_DEVICE={dev}"
-    return {"cuda_visible_devices": cvd or "", "ucgan_device": dev, "summary": summary}
 
 
 # ----------------------------------------------------------------------------- flows
@@ -462,7 +186,7 @@ def benchmark(
         if not remote:
             raise RuntimeError("stage_deployment needs a default DVC remote: workers return results through it")
         push.submit(repo).result()  # workers restore the data stages from this run cache
-        commit = _git_head(repo)
+        commit = git_head(repo)
         rfuts = {remote_run.submit(stage_deployment, [plan.train(*r), plan.evaluate(*r)], f"{r[0]}-{r[1]}-{r[2]}", commit): r
                  for r in runs}
         done = [rfuts[f] for f in as_completed(list(rfuts)) if collect(f, f"remote {'-'.join(map(str, rfuts[f]))}")]
@@ -476,7 +200,7 @@ def benchmark(
     train_futs = {repro.submit([plan.train(*r)], repo, plan.train(*r), single_item=True, force=force_train, pull=rp): r
                   for r in runs}
     total = len(train_futs)
-    eval_futs = {}
+    eval_futs: dict[Any, tuple[str, str, int]] = {}
     for i, fut in enumerate(as_completed(list(train_futs)), 1):
         r = train_futs[fut]
         if collect(fut, plan.train(*r)):
@@ -556,7 +280,7 @@ def stage_flow(stages: list[str], repo: str = ".", commit: str | None = None, pu
     repo = str(Path(repo).resolve())
     device = device_of_worker()
     log.info("device: %s", device["summary"])
-    if commit and _git_head(repo) != commit:
+    if commit and git_head(repo) != commit:
         # Pods clone shallowly (prefect.yaml's git_clone): fetch the exact commit first; a full clone
         # that already has it just checks it out. Same commit = same run-cache keys as the caller.
         run_tool(["git", "fetch", "--quiet", "--depth", "1", "origin", commit], repo, "git fetch", log)

@@ -1,25 +1,23 @@
-"""``ucgan fid``: score any generator from folders of images (no ucgan model needed).
+"""FID, ICFID and KID of folders of images: what ``ucgan fid`` computes (no ucgan model needed).
 
-FID, or ICFID with ``--per-class`` (one subfolder per class / cluster, the layout
+FID, or ICFID with ``per_class`` (one subfolder per class / cluster, the layout
 ``ucgan sample --per-component`` writes), with KID beside it (:mod:`ucgan.metrics.kid`: unbiased,
-comparable across sample sizes). ``ucgan fid FAKE_DIR --ref DATASET`` compares with a prepared
-dataset's cached real statistics (:mod:`ucgan.metrics.reference`) instead of a folder.
+comparable across sample sizes). With ``ref=DATASET`` the fake folder is compared with a prepared
+dataset's cached real statistics (:mod:`ucgan.metrics.reference`) instead of a real folder.
 
 Images are read by clean-fid (``mode="clean"``: PIL, RGB, bicubic float resize to 299) and embedded
 by the project's offline Inception (:class:`~ucgan.metrics.extractors.InceptionExtractor`), so the
 numbers equal those of the evaluate stage for PNGs written with :func:`~ucgan.metrics.extractors.to_uint8`.
-Kept import-light: the CLI imports this module at start-up.
+The command's wiring (arguments, printed lines, ``--json``) is :mod:`ucgan.cli.metrics`; torch and
+the extractors are imported inside the functions.
 """
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-import click
-
-from ..options import PARAMS_OPTION
-
-if TYPE_CHECKING:  # annotations only: the CLI imports this module at start-up
+if TYPE_CHECKING:  # annotations only: torch and the extractors load when a folder is scored
     import numpy as np
     import torch
 
@@ -27,10 +25,6 @@ if TYPE_CHECKING:  # annotations only: the CLI imports this module at start-up
     from .reference import ReferenceStats
 
 _EXTS = {"bmp", "jpg", "jpeg", "pgm", "png", "ppm", "tif", "tiff", "webp", "npy"}
-
-
-def _count_images(d: Path) -> int:
-    return sum(1 for p in d.rglob("*") if p.suffix.lower().lstrip(".") in _EXTS)
 
 
 def _subdirs(d: Path) -> list[Path]:
@@ -119,41 +113,28 @@ def _features(x: FeaturesOrStats) -> np.ndarray:
     return x
 
 
-@click.command("fid")
-@click.argument("dirs", nargs=-1, type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--ref", "ref", default=None, metavar="DATASET",
-              help="Compare FAKE_DIR with the real statistics of a prepared dataset (evaluate's stats cache) "
-                   "instead of a REAL_DIR: `ucgan fid FAKE_DIR --ref mnist5k`.")
-@PARAMS_OPTION
-@click.option("--per-class", is_flag=True,
-              help="Each dir holds one subfolder per class (real) / per cluster (fake): report ICFID with the assignment.")
-@click.option("--matching", type=click.Choice(["greedy", "hungarian"]), default="greedy", show_default=True,
-              help="ICFID matching: greedy in class order (SLOGAN Algorithm 2) or minimum total FID.")
-@click.option("--kid/--no-kid", "with_kid", default=True, show_default=True,
-              help="Also report KID (unbiased, comparable across sample sizes); needs real features, so not with --ref.")
-@click.option("--kid-subsets", default=100, show_default=True, type=click.IntRange(1))
-@click.option("--kid-subset-size", default=1000, show_default=True, type=click.IntRange(2))
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
-@click.option("--batch-size", default=50, show_default=True, type=click.IntRange(1))
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Also write the result as JSON here.")
-def fid_command(dirs: tuple[Path, ...], ref: str | None, params_path: str, per_class: bool, matching: Matching,
-                with_kid: bool, kid_subsets: int, kid_subset_size: int, device: str, batch_size: int,
-                json_path: Path | None) -> None:
-    """FID (and KID) between REAL_DIR and FAKE_DIR, or ICFID with --per-class; `FAKE_DIR --ref DATASET`
-    compares with a prepared dataset's cached real statistics. Offline Inception, clean-fid resize."""
+
+@dataclasses.dataclass
+class FolderScore:
+    """What ``ucgan fid`` reports about two folders (or a folder and ``--ref``)."""
+
+    #: the result as ``--json`` writes it (after :func:`~ucgan.metrics.suite.json_safe`)
+    record: dict[str, Any]
+    #: ICFID only: per real class, the fake subfolder ICFID matched to it (``None``: unmatched)
+    matched: list[str | None] = dataclasses.field(default_factory=list)
+
+
+def score_folders(real_dir: Path | None, fake_dir: Path, *, ref: str | None = None, params_path: str = "params.yaml",
+                  per_class: bool = False, matching: Matching = "greedy", with_kid: bool = True,
+                  kid_subsets: int = 100, kid_subset_size: int = 1000, device: str = "auto",
+                  batch_size: int = 50) -> FolderScore:
+    """FID (and KID) between ``real_dir`` and ``fake_dir``, or ICFID with ``per_class``; with
+    ``ref=DATASET`` (and no ``real_dir``) the real side is that dataset's cached statistics, which
+    hold no features, so KID is left out."""
     from ..env import resolve_device
-    from ..errors import UcganError
-    from ..io import write_json
     from .extractors import InceptionExtractor
     from .fid import fid, icfid
-    from .suite import json_safe
 
-    want = 1 if ref else 2
-    if len(dirs) != want:
-        raise UcganError("usage: `ucgan fid REAL_DIR FAKE_DIR` or `ucgan fid FAKE_DIR --ref DATASET` "
-                         f"(got {len(dirs)} folder(s){' with --ref' if ref else ''})")
-    real_dir, fake_dir = (None, dirs[0]) if ref else (dirs[0], dirs[1])
     dev = resolve_device(device)
     ext = InceptionExtractor(None, device=dev, batch_size=batch_size)
     out: dict[str, Any] = {"extractor": ext.id, "preprocessing": "clean-fid folder reading (PIL -> RGB uint8); "
@@ -174,52 +155,39 @@ def fid_command(dirs: tuple[Path, ...], ref: str | None, params_path: str, per_c
         else:
             assert real_dir is not None  # two folders were given when there is no --ref
             fr = folder_features(real_dir, ext, batch_size, dev)
-        n_real = _n_samples(fr)
-        out.update({"fid": fid(fr, ff), "n_real": n_real, "n_fake": len(ff)})
-        line = f"FID {out['fid']:.4f}"
+        out.update({"fid": fid(fr, ff), "n_real": _n_samples(fr), "n_fake": len(ff)})
         if with_kid:
             out.update(_kid_fields(_features(fr), ff, kid_subsets, kid_subset_size))
-            line += f"  KID {out['kid']:.5f} ± {out['kid_std']:.5f}"
-        click.echo(f"{line}  (real {n_real} {'from ' + ref if ref else 'images'}, fake {len(ff)} images)")
+        return FolderScore(out)
+    fdirs = _subdirs(fake_dir)
+    rf: list[FeaturesOrStats]
+    if refs is not None:
+        rf = list(refs.per_class)
+        rnames = refs.class_names
     else:
-        fdirs = _subdirs(fake_dir)
-        rf: list[FeaturesOrStats]
-        if refs is not None:
-            rf = list(refs.per_class)
-            rnames = refs.class_names
-        else:
-            assert real_dir is not None  # two folders were given when there is no --ref
-            rdirs = _subdirs(real_dir)
-            rf = [folder_features(d, ext, batch_size, dev) for d in rdirs]
-            rnames = [d.name for d in rdirs]
-        ffs = [folder_features(d, ext, batch_size, dev) for d in fdirs]
-        res = icfid(rf, ffs, matching=matching, device=str(dev) if dev.type == "cuda" else None)
-        names = [d.name for d in fdirs]
-        out.update({
-            "icfid": res.value, "matching": matching,
-            "classes": rnames, "clusters": names,
-            "icfid_per_class": res.per_class.tolist(),
-            "assignment": {r: (names[c] if c >= 0 else None) for r, c in zip(rnames, res.assignment)},
-            "fid_matrix": res.fid_matrix.tolist(),
-            "n_real_per_class": [_n_samples(f) for f in rf], "n_fake_per_cluster": [len(f) for f in ffs],
-        })
-        if with_kid:
-            # KID of each class against its matched cluster: unbiased, so small minority classes
-            # are not penalised by sample size the way their FIDs are.
-            kids = [(_kid_fields(_features(rf[y]), ffs[c], kid_subsets, kid_subset_size)["kid"]
-                     if c >= 0 and _n_samples(rf[y]) >= 2 and len(ffs[c]) >= 2 else None)
-                    for y, c in enumerate(res.assignment)]
-            out["kid_per_class"] = kids
-        click.echo(f"ICFID {res.value:.4f}  ({matching} matching, {len(rnames)} classes, {len(fdirs)} clusters)")
-        w = max(len(r) for r in rnames)
-        for i, (r, c, v) in enumerate(zip(rnames, res.assignment, res.per_class)):
-            kid_txt = f"  KID {out['kid_per_class'][i]:.5f}" if with_kid and out["kid_per_class"][i] is not None else ""
-            click.echo(f"  {r:<{w}} -> {names[c] if c >= 0 else '-':<12} FID {v:.4f}{kid_txt}")
-        if len(fdirs) < len(rnames):
-            click.echo("  (fewer clusters than classes: unmatched classes count as inf)")
-    if json_path is not None:
-        write_json(json_path, json_safe(out))
-        click.echo(f"wrote {json_path}")
+        assert real_dir is not None  # two folders were given when there is no --ref
+        rdirs = _subdirs(real_dir)
+        rf = [folder_features(d, ext, batch_size, dev) for d in rdirs]
+        rnames = [d.name for d in rdirs]
+    ffs = [folder_features(d, ext, batch_size, dev) for d in fdirs]
+    res = icfid(rf, ffs, matching=matching, device=str(dev) if dev.type == "cuda" else None)
+    names = [d.name for d in fdirs]
+    matched: list[str | None] = [names[c] if c >= 0 else None for c in res.assignment]
+    out.update({
+        "icfid": res.value, "matching": matching,
+        "classes": rnames, "clusters": names,
+        "icfid_per_class": res.per_class.tolist(),
+        "assignment": dict(zip(rnames, matched)),
+        "fid_matrix": res.fid_matrix.tolist(),
+        "n_real_per_class": [_n_samples(f) for f in rf], "n_fake_per_cluster": [len(f) for f in ffs],
+    })
+    if with_kid:
+        # KID of each class against its matched cluster: unbiased, so small minority classes
+        # are not penalised by sample size the way their FIDs are.
+        out["kid_per_class"] = [(_kid_fields(_features(rf[y]), ffs[c], kid_subsets, kid_subset_size)["kid"]
+                                 if c >= 0 and _n_samples(rf[y]) >= 2 and len(ffs[c]) >= 2 else None)
+                                for y, c in enumerate(res.assignment)]
+    return FolderScore(out, matched)
 
 
-__all__ = ["fid_command", "folder_features", "image_files"]
+__all__ = ["FolderScore", "folder_features", "image_files", "score_folders"]
