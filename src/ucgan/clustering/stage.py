@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from .. import layout
-from ..config import to_dict
+from ..config import flatten, to_dict
 from ..errors import ConfigError, DataError
 from ..io import atomic_dir, save_npz, torch_load, write_json
 from ..tracking import TrackingConfig, start_run
@@ -149,15 +149,9 @@ def _variant_nmis(emb: dict[str, np.ndarray], y: np.ndarray, k: int, cfg: Cluste
     return out
 
 
-def _flat_numbers(d: dict[str, Any], prefix: str = "") -> dict[str, float]:
-    out: dict[str, float] = {}
-    for key, v in d.items():
-        name = f"{prefix}{key}"
-        if isinstance(v, dict):
-            out.update(_flat_numbers(v, name + "."))
-        elif isinstance(v, (int, float)) and not isinstance(v, bool):
-            out[name] = float(v)
-    return out
+def _flat_numbers(d: dict[str, Any]) -> dict[str, float]:
+    """The numeric leaves of nested metrics, keys joined by dots (MLflow metrics)."""
+    return {k: float(v) for k, v in flatten(d).items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
 __all__ = ["cluster"]

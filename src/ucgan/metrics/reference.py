@@ -3,7 +3,7 @@
 Why: scoring a folder of samples against a prepared dataset should not need a folder of real PNGs,
 nor recompute real Inception features that the evaluate stage already cached (~0.1 s per image on
 a CPU). The real split, subset and cache key are chosen exactly as the evaluate stage chooses them
-(:func:`ucgan.metrics.suite.choose_real_split`, ``evaluate.n_real_max``, the same key parts), so
+(:func:`ucgan.metrics.suite.real_reference`: the split, ``evaluate.n_real_max``, the same key parts), so
 ``--ref`` reads the entries evaluate wrote, and writes the ones evaluate will read.
 
 Only Inception statistics are served: folders hold PNGs, and only the Inception pipeline reads a
@@ -45,7 +45,7 @@ def reference_stats(dataset: str, params_path: str = "params.yaml", device: Any 
     from ..config import from_mapping
     from .cache import StatsCache
     from .extractors import InceptionExtractor
-    from .suite import choose_real_split
+    from .suite import real_reference
 
     prm = P.load(params_path)
     esec = prm.evaluate
@@ -62,12 +62,7 @@ def reference_stats(dataset: str, params_path: str = "params.yaml", device: Any 
     if train.modality != "image" or train.value_range is None:
         raise UcganError(f"--ref {dataset}: {train.modality} data has no image reference statistics; "
                          "`ucgan fid` compares image folders (use `ucgan evaluate` for points and vectors)")
-    split_name, real = choose_real_split(train, test, profile)
-    x_real, y_real = real.x, real.y
-    subsampled = 0 < profile.n_real_max < len(y_real)
-    if subsampled:
-        idx = np.sort(np.random.default_rng(profile.seed).choice(len(y_real), profile.n_real_max, replace=False))
-        x_real, y_real = x_real[idx], y_real[idx]
+    split_name, real, x_real, y_real, subsampled = real_reference(train, test, profile)
     ext = InceptionExtractor(real.value_range, device=device, batch_size=batch_size)
     base_key = {
         "dataset": dataset,

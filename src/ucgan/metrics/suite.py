@@ -86,6 +86,20 @@ def choose_real_split(train: Split, test: Split | None, profile: EvalProfile) ->
     return ("test", test) if counts.min() >= profile.min_real_per_class else ("train", train)
 
 
+def real_reference(train: Split, test: Split | None, profile: EvalProfile) -> tuple[str, Split, np.ndarray, np.ndarray, bool]:
+    """The real set every score compares against: the chosen split, subsampled to
+    ``evaluate.n_real_max`` with ``evaluate.seed`` (sorted indices, so the order is the split's).
+    Returns ``(split_name, split, x, y, subsampled)``. One function so that ``ucgan evaluate`` and
+    the ``ucgan fid --ref`` statistics cache under the same key."""
+    split_name, real = choose_real_split(train, test, profile)
+    x_real, y_real = real.x, real.y
+    subsampled = 0 < profile.n_real_max < len(y_real)
+    if subsampled:
+        idx = np.sort(np.random.default_rng(profile.seed).choice(len(y_real), profile.n_real_max, replace=False))
+        x_real, y_real = x_real[idx], y_real[idx]
+    return split_name, real, x_real, y_real, subsampled
+
+
 def _sample_stream(
     method: Any, n: int, component: int | None, batch: int, gen: torch.Generator
 ) -> Iterator[torch.Tensor]:
@@ -198,12 +212,7 @@ def evaluate_method(
     check_extractor_independent(method, ext_name, ext.id, consumed_ids, variant=variant)
 
     # ---- real reference set
-    split_name, real = choose_real_split(train, test, profile)
-    x_real, y_real = real.x, real.y
-    subsampled = 0 < profile.n_real_max < len(y_real)
-    if subsampled:
-        idx = np.sort(np.random.default_rng(profile.seed).choice(len(y_real), profile.n_real_max, replace=False))
-        x_real, y_real = x_real[idx], y_real[idx]
+    split_name, real, x_real, y_real, subsampled = real_reference(train, test, profile)
     n_real_per_class = np.bincount(y_real, minlength=k)
     # N of Algorithm 2: from the test split's class counts so that it is the same for every method
     test_counts = np.bincount(test.y, minlength=k) if test is not None and len(test.y) else np.bincount(train.y, minlength=k)
