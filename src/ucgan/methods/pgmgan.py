@@ -40,7 +40,7 @@ from ..nets import build_discriminator, build_generator
 from . import register
 from .base import DataInfo, Method, MethodConfig, frozen, update
 from .losses import critic_steps, d_hinge, g_wasserstein
-from .pretrained import FrozenPipeline
+from .pretrained import ClusterConditioned
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,8 +89,13 @@ class ProjectionDiscriminator(nn.Module):
 
 
 @register
-class PGMGAN(FrozenPipeline, Method):
-    """PGMGAN (Armandpour et al., CVPR 2021): conditional GAN on a frozen contrastive partitioner, with the partition guide."""
+class PGMGAN(ClusterConditioned, Method):
+    """PGMGAN (Armandpour et al., CVPR 2021): conditional GAN on a frozen contrastive partitioner, with the partition guide.
+
+    The partitioner here is the pipeline's (the pretrain stage's encoder + the cluster stage's
+    classifier), so PGMGAN consumes them like InfoSCC-GAN: evaluation uses an independent extractor and
+    its attributes are reported as the cluster stage's, not as learned.
+    """
 
     name = "pgmgan"
     Config = PGMGANConfig
