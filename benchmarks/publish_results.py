@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 #: report files copied as they are (the figures and plot data folders are copied whole)
-REPORT_FILES = ("claims.md", "claims.json", "summary.csv", "wilcoxon.csv")
+REPORT_FILES = ("claims.md", "claims.json", "summary.csv", "wilcoxon.csv", "defaults_gap.json")
 
 
 def _git(ws: Path, *args: str) -> str:
@@ -78,7 +78,7 @@ def publish(ws: Path, out: Path, reports: str = "reports", note: str = "") -> Pa
             shutil.copy2(rep / name, tmp / name)
     for md in sorted(rep.glob("*.md")):
         shutil.copy2(md, tmp / md.name)
-    for sub in ("figures", "plots"):
+    for sub in ("figures", "plots", "sweeps"):
         if (rep / sub).is_dir():
             shutil.copytree(rep / sub, tmp / sub)
     (tmp / "params.yaml").write_text(params_text, encoding="utf-8")
@@ -104,9 +104,13 @@ def publish(ws: Path, out: Path, reports: str = "reports", note: str = "") -> Pa
     lines = [f"# Published run: {out.name}", "",
              f"What the pipeline produced with `params.yaml` (this folder's copy) at commit `{prov['git_commit'][:12]}`"
              + (" (with uncommitted changes)" if prov["git_dirty"] else "") + f", on {prov['machine']['cpus']} CPU cores.",
-             "", "- [claims.md](claims.md): the papers' claims with their verdicts ("
-             + ", ".join(f"{n} {v}" for v, n in sorted(verdicts.items())) + ")",
+             "", *(["- [claims.md](claims.md): the papers' claims with their verdicts ("
+                    + ", ".join(f"{n} {v}" for v, n in sorted(verdicts.items())) + ")"] if claims else []),
              "- [summary.csv](summary.csv), one Markdown table per dataset (`<dataset>.md`), `figures/`, `plots/` (DVC plot data)",
+             *[f"- [sweeps/{p.name}](sweeps/{p.name}): imbalance sweep `{p.stem}` (summary table, figures)"
+               for p in sorted((tmp / "sweeps").glob("*.md"))],
+             *(["- [defaults_gap.md](defaults_gap.md): each method's default block alone vs its tuned settings"]
+               if (tmp / "defaults_gap.md").is_file() else []),
              f"- [provenance.json](provenance.json): commit, machine and the wall time of every stage ({runs} trainings; "
              + ", ".join(f"{k} {v / 60:.1f} min" for k, v in prov["seconds_per_stage_kind"].items()) + " summed over runs)", ""]
     if note:

@@ -18,6 +18,11 @@ def test_publish_copies_the_report_and_records_times(tmp_path: Path) -> None:
     (ws / "reports" / "claims.md").write_text("# claims\n")
     (ws / "reports" / "d.md").write_text("# d\n")
     (ws / "reports" / "figures" / "d" / "mixing.png").write_bytes(b"png")
+    (ws / "reports" / "sweeps" / "ring").mkdir(parents=True)
+    (ws / "reports" / "sweeps" / "ring.md").write_text("# ring sweep\n")
+    (ws / "reports" / "sweeps" / "ring" / "share.png").write_bytes(b"png")
+    (ws / "reports" / "defaults_gap.md").write_text("# gap\n")
+    (ws / "reports" / "defaults_gap.json").write_text("[]")
     (ws / "params.yaml").write_text("train: {out_root: models}\n")
     run = ws / "models" / "d" / "m-s0"
     run.mkdir(parents=True)
@@ -31,11 +36,14 @@ def test_publish_copies_the_report_and_records_times(tmp_path: Path) -> None:
                         "--out", str(out), "--note", "made here"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert {p.name for p in out.iterdir()} >= {"README.md", "claims.md", "claims.json", "summary.csv", "d.md",
-                                               "params.yaml", "provenance.json", "figures"}
+                                               "params.yaml", "provenance.json", "figures", "sweeps",
+                                               "defaults_gap.md", "defaults_gap.json"}
+    assert (out / "sweeps" / "ring" / "share.png").is_file()
     prov = json.loads((out / "provenance.json").read_text())
     assert prov["seconds_per_stage_kind"] == {"evaluate": 2.0, "pretrain": 3.0, "train": 12.5}
     readme = (out / "README.md").read_text()
     assert "1 not run, 1 reproduced" in readme and "made here" in readme
+    assert "sweeps/ring.md" in readme and "defaults_gap.md" in readme
     assert not (tmp_path / "results" / "x.tmp").exists()
     # no report yet: a message, and nothing written
     r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "publish_results.py"), "--workspace", str(tmp_path),
