@@ -116,3 +116,16 @@ def test_report_stage_writes_the_sweep(tmp_path: Path, monkeypatch: pytest.Monke
     assert res.exit_code == 0, res.output
     assert "| wgan | 9 | r9 | — | 3 |" in (tmp_path / "rep" / "sweeps" / "ring.md").read_text()
     assert (tmp_path / "rep" / "plots" / "sweep_icfid" / "ring.csv").is_file()
+
+
+def test_share_counts_every_component_and_marks_given_shares() -> None:
+    """An over-clustering method's share is its grouped mixing (every component to its majority class),
+    not the one matched component per class; shares a method was given by the cluster stage are marked."""
+    rec = _rec("r3", "over", 0, 0.1)
+    rec["mixing_learned_grouped"] = [0.125, 0.125, 0.375, 0.375]  # 50 components summed per class
+    row = S.run_row(rec, [0, 1])
+    assert row is not None and row["learned_share"] == pytest.approx(0.25) and not row["given"]
+    given = S.run_row({**_rec("r3", "cond", 0, 0.25), "attributes_from": "cluster-stage"}, [0, 1])
+    assert given is not None and given["given"]
+    agg = S.aggregate([given], ["r3"])
+    assert agg[0]["given"] and S.summary(agg)[0]["given"]
