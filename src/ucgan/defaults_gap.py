@@ -21,7 +21,7 @@ DEFAULTS_SEPARATOR = "-"
 
 #: metric -> True when higher is better; the headline metrics of the evaluation protocol
 GAP_METRICS: dict[str, bool] = {
-    "fid": False, "icfid": False, "nmi": True, "mixing_l1": False,
+    "fid": False, "icfid": False, "nmi": True, "mixing_l1_grouped": False,
     "modes_covered": True, "high_quality_share": True,
 }
 
@@ -43,7 +43,8 @@ def defaults_gap(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
     ``gap`` is defaults minus tuned (means over seeds); ``worse`` says whether the defaults are worse
     than the tuned settings by more than the larger of the two seed spreads (one std), so a gap
-    inside the seed-to-seed noise is not called a loss.
+    inside the seed-to-seed noise is not called a loss; with fewer than two finite seeds on a side
+    (an ICFID that is null for a seed) neither is called.
     """
     runs = _by_run(records)
     rows: list[dict[str, Any]] = []
@@ -59,10 +60,12 @@ def defaults_gap(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
             gap = d_mean - t_mean
             noise = max(t_std or 0.0, d_std or 0.0)
             loss = -gap if higher else gap
+            judged = t_n >= 2 and d_n >= 2  # a spread needs two finite seeds on each side
             rows.append({"dataset": dataset, "method": method, "metric": metric, "higher_is_better": higher,
                          "tuned_mean": t_mean, "tuned_std": t_std, "tuned_n": t_n,
                          "defaults_mean": d_mean, "defaults_std": d_std, "defaults_n": d_n,
-                         "gap": gap, "worse": bool(loss > noise), "better": bool(-loss > noise)})
+                         "gap": gap, "judged": judged, "worse": judged and bool(loss > noise),
+                         "better": judged and bool(-loss > noise)})
     return rows
 
 
@@ -75,14 +78,17 @@ def defaults_gap_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
     lines = ["# Defaults alone vs tuned settings", "",
              "A new dataset gets each method's `default` block and nothing else. Each row pairs the tuned run "
              "(`<method>`, with the dataset's own block) with `<method>-defaults` (the default block alone) on the "
-             "same data and seeds: mean ± std (seeds). *worse* / *better* only beyond one std of the seeds' spread.",
+             "same data and seeds: mean ± std (finite seeds). *worse* / *better* only beyond one std of the seeds' spread, "
+             "and only with two or more finite seeds on each side. The mixing error counts every component for the "
+             "class holding most of its samples (`mixing_l1_grouped`).",
              ""]
     if not rows:
         lines.append("No `<method>-defaults` run has a tuned counterpart in this report.")
         return "\n".join(lines) + "\n"
     lines += ["| dataset | method | metric | tuned | defaults alone | gap | verdict |", "|---|---|---|---|---|---|---|"]
     for r in rows:
-        verdict = "worse" if r["worse"] else "better" if r["better"] else "within noise"
+        verdict = ("too few seeds" if not r.get("judged", True) else "worse" if r["worse"]
+                   else "better" if r["better"] else "within noise")
         lines.append(f"| {r['dataset']} | {r['method']} | {r['metric']} "
                      f"({'higher' if r['higher_is_better'] else 'lower'} is better) | "
                      f"{_cell(r['tuned_mean'], r['tuned_std'], r['tuned_n'])} | "

@@ -53,5 +53,13 @@ def test_gap_pairs_runs_and_calls_only_gaps_beyond_the_seed_spread() -> None:
     assert "| ring8-1to3 | scgan | icfid (lower is better) |" in md and "worse" in md and "within noise" in md
 
 
+def test_one_finite_seed_is_not_judged() -> None:
+    recs = [_rec("cgpgan", s, icfid=0.3) for s in range(3)]
+    recs += [_rec(defaults_id("cgpgan"), 0, icfid=0.001), _rec(defaults_id("cgpgan"), 1, icfid=float("nan"))]
+    (row,) = defaults_gap(recs)
+    assert row["defaults_n"] == 1 and not row["judged"] and not row["better"] and not row["worse"]
+    assert "too few seeds" in defaults_gap_markdown([row])
+
+
 def test_empty_table_says_why() -> None:
     assert "No `<method>-defaults` run" in defaults_gap_markdown([])
