@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 #: report files copied as they are (the figures and plot data folders are copied whole)
-REPORT_FILES = ("claims.md", "claims.json", "summary.csv", "wilcoxon.csv", "defaults_gap.json")
+REPORT_FILES = ("claims.md", "claims.json", "summary.csv", "wilcoxon.csv", "defaults_gap.json", "orderings.json")
 
 
 def _git(ws: Path, *args: str) -> str:
@@ -111,6 +111,8 @@ def publish(ws: Path, out: Path, reports: str = "reports", note: str = "") -> Pa
                for p in sorted((tmp / "sweeps").glob("*.md"))],
              *(["- [defaults_gap.md](defaults_gap.md): each method's default block alone vs its tuned settings"]
                if (tmp / "defaults_gap.md").is_file() else []),
+             *(["- [orderings.md](orderings.md): the papers' comparison tables' method order beside ours (Kendall's tau)"]
+               if (tmp / "orderings.md").is_file() else []),
              f"- [provenance.json](provenance.json): commit, machine and the wall time of every stage ({runs} trainings; "
              + ", ".join(f"{k} {v / 60:.1f} min" for k, v in prov["seconds_per_stage_kind"].items()) + " summed over runs)", ""]
     if note:

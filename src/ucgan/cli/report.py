@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from .. import layout
-from ..report import DEFAULT_CLAIMS, REFERENCE_METHOD
+from ..report import DEFAULT_CLAIMS, DEFAULT_PAPER_TABLES, REFERENCE_METHOD
 from .options import PARAMS_OPTION
 
 
@@ -26,8 +26,10 @@ from .options import PARAMS_OPTION
               help="Register the runs in MLflow and set the `champion` alias (when tracking.enabled).")
 @click.option("--claims", "claims_path", default=DEFAULT_CLAIMS, show_default=True,
               help="Claims file (benchmarks/claims.yaml): writes claims.md and claims.json; '' skips them.")
+@click.option("--paper-tables", "paper_tables_path", default=DEFAULT_PAPER_TABLES, show_default=True,
+              help="The papers' comparison tables: writes orderings.md/.json (their method order vs ours); '' skips.")
 def report_command(params_path: str, out_dir: str, datasets: tuple[str, ...], reference: str, use_registry: bool,
-                   claims_path: str) -> None:
+                   claims_path: str, paper_tables_path: str) -> None:
     """Tables (mean ± std over seeds), Wilcoxon tests, pictures, DVC plot data; sets the champions."""
     from .. import params as P
     from ..numbers import _num
@@ -36,7 +38,8 @@ def report_command(params_path: str, out_dir: str, datasets: tuple[str, ...], re
 
     preflight([Path(out_dir) / "summary.csv"], tracking=P.load(params_path).tracking if use_registry else None,
               what=f"the report {out_dir}")
-    res = run_report(params_path, out_dir, datasets, reference, use_registry, claims_path or None)
+    res = run_report(params_path, out_dir, datasets, reference, use_registry, claims_path or None,
+                     paper_tables_path or None)
     for d in res.datasets:
         c = res.champions.get(d)
         line = f"{d}: champion {c['method']} seed {c['seed']} (ICFID {_num(c['icfid'])})" if c else f"{d}: no champion"

@@ -33,7 +33,7 @@ import this package (``tests/infra/test_layering.py``).
 from __future__ import annotations
 
 from ..numbers import finite, mean_std, stats
-from .build import DEFAULT_CLAIMS, ReportResult, build_report, run_report
+from .build import DEFAULT_CLAIMS, DEFAULT_PAPER_TABLES, ReportResult, build_report, run_report
 from .champion import champions, registry_hook
 from .markdown import render_markdown
 from .runs import Runs, load_runs
@@ -50,7 +50,7 @@ from .specs import METRICS, MetricSpec
 from .summary import summarize
 
 #: what the stage, the CLI and the tests use; figures, data files and helpers are imported from their module
-__all__ = ["DEFAULT_CLAIMS", "METRICS", "NEEDS_SEEDS", "REFERENCE_METHOD", "MetricSpec", "ReportResult", "Runs",
+__all__ = ["DEFAULT_CLAIMS", "DEFAULT_PAPER_TABLES", "METRICS", "NEEDS_SEEDS", "REFERENCE_METHOD", "MetricSpec", "ReportResult", "Runs",
            "build_report", "champions", "cohens_d", "exact_rank_sum", "finite", "load_runs", "mean_std",
            "min_p_value", "min_seeds_for_significance", "rank_sum_tests", "registry_hook", "render_markdown",
            "run_report", "stats", "summarize"]

@@ -44,13 +44,15 @@ def build_report(
     claims: Sequence[Any] = (),
     sweeps: Mapping[str, Any] | None = None,
     claim_stages: Mapping[tuple[str, str], Sequence[str]] | None = None,
+    paper_tables: Sequence[Any] = (),
 ) -> ReportResult:
     """Write every report file for ``records``. ``registry`` (optional) is a callable
     ``(dataset, champion_record, records_of_dataset) -> note`` that registers runs and sets the
     alias; the report stage passes one bound to the tracking config, tests pass None. ``claims``
     (:class:`ucgan.claims.Claim`) add ``claims.md`` and ``claims.json``; ``sweeps`` (name ->
     :class:`ucgan.sweeps.SweepSpec`) add ``sweeps/<name>.md`` with its figures and plot data.
-    ``<method>-defaults`` runs with a tuned counterpart add ``defaults_gap.md`` / ``.json``."""
+    ``<method>-defaults`` runs with a tuned counterpart add ``defaults_gap.md`` / ``.json``;
+    ``paper_tables`` (:class:`ucgan.orderings.PaperTable`) add ``orderings.md`` / ``.json``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if not records:
@@ -123,6 +125,14 @@ def build_report(
         write_text(out / "defaults_gap.md", defaults_gap_markdown(gap))
         write_json(out / "defaults_gap.json", gap)
         files += [out / "defaults_gap.md", out / "defaults_gap.json"]
+    if paper_tables:  # a paper's comparison table: does our order of the methods match the paper's?
+        from ..io import write_json
+        from ..orderings import compare_orderings, orderings_markdown
+
+        order_rows = compare_orderings(paper_tables, records)
+        write_text(out / "orderings.md", orderings_markdown(order_rows))
+        write_json(out / "orderings.json", order_rows)
+        files += [out / "orderings.md", out / "orderings.json"]
     for name, spec in (sweeps or {}).items():
         from ..sweeps import write_sweep
 
@@ -132,13 +142,16 @@ def build_report(
 
 #: the papers' claims checked by every report (``--claims ''`` skips them)
 DEFAULT_CLAIMS = "benchmarks/claims.yaml"
+#: the papers' comparison tables whose method order every report checks (``--paper-tables ''`` skips them)
+DEFAULT_PAPER_TABLES = "benchmarks/paper_tables.yaml"
 
 
 def run_report(params_path: str = "params.yaml", out_dir: str = "reports", datasets: Sequence[str] = (),
                reference: str = REFERENCE_METHOD, use_registry: bool = True,
-               claims_path: str | None = DEFAULT_CLAIMS) -> ReportResult:
+               claims_path: str | None = DEFAULT_CLAIMS,
+               paper_tables_path: str | None = DEFAULT_PAPER_TABLES) -> ReportResult:
     """The stage: read the runs from params.yaml, build the report (and the claims table when
-    ``claims_path`` is given), set the champions."""
+    ``claims_path`` is given, the orderings when ``paper_tables_path`` is), set the champions."""
     from .. import params as P
 
     prm = P.load(params_path)
@@ -148,6 +161,11 @@ def run_report(params_path: str = "params.yaml", out_dir: str = "reports", datas
         from ..claims import load_claims
 
         claims = load_claims(claims_path)  # a bad claims file stops here, before any work
+    tables = []
+    if paper_tables_path and (paper_tables_path != DEFAULT_PAPER_TABLES or Path(paper_tables_path).is_file()):
+        from ..orderings import load_paper_tables
+
+        tables = load_paper_tables(paper_tables_path)  # likewise
     names = list(datasets) or list(tsec.datasets)
     unknown = [d for d in names if d not in tsec.datasets]
     if unknown:
@@ -166,4 +184,4 @@ def run_report(params_path: str = "params.yaml", out_dir: str = "reports", datas
     for d, m, s in tsec.all_runs():  # each claim's rerun command names the stages of its runs
         stages.setdefault((d, m), []).append(layout.evaluate_stage(d, m, s, listed.get((d, m, s))))
     return build_report(runs.records, out_dir, tsec.out_root, reference, runs.missing, hook, claims,
-                        load_sweeps(prm.raw), stages)
+                        load_sweeps(prm.raw), stages, tables)
