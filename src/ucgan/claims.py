@@ -28,10 +28,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Literal, Mapping, Sequence
 
 import numpy as np
-import yaml
 
-from .config import from_mapping, require
-from .errors import ConfigError
+from .config import load_data_file, require, require_unique
 
 
 def _max_abs_share_error(rec: Mapping[str, Any]) -> float | None:
@@ -117,26 +115,16 @@ class ClaimsFile:
     claims: list[Claim] = dataclasses.field(default_factory=list)
 
     def validate(self, where: str) -> None:
-        ids = [c.id for c in self.claims]
-        dup = sorted({i for i in ids if ids.count(i) > 1})
-        require(not dup, f"{where}.claims", f"claim id {dup[0] if dup else ''!r} is used twice")
+        require_unique([c.id for c in self.claims], f"{where}.claims", "claim")
 
 
 def load_claims(path: str | Path) -> list[Claim]:
     """Read and check a claims file; a bad entry stops with its position and key."""
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"claims file {p} not found; pass the right path (`ucgan report --claims FILE`) or "
-                          "--claims '' to skip the claims table")
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{p} is not valid YAML ({exc})") from exc
-    cf = from_mapping(ClaimsFile, raw, str(p))
+    cf = load_data_file(ClaimsFile, path, "ucgan report --claims")
     for c in cf.claims:
         if c.metric.startswith("derived:"):
             name = c.metric.split(":", 1)[1]
-            require(name in DERIVED, f"{p}: claim {c.id}.metric", f"unknown derived metric {name!r}; known: {sorted(DERIVED)}")
+            require(name in DERIVED, f"{path}: claim {c.id}.metric", f"unknown derived metric {name!r}; known: {sorted(DERIVED)}")
     return cf.claims
 
 

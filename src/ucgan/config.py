@@ -25,15 +25,22 @@ T = TypeVar("T")
 DEFAULT_PARAMS = "params.yaml"
 
 
+def read_yaml(path: str | os.PathLike[str], what: str, fix: str) -> Any:
+    """A YAML file the user names; missing or malformed, it stops with ``"<what> <path> not found; <fix>"``
+    or the parser's message, before any work."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{what} {p} not found; {fix}")
+    try:
+        return yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p} is not valid YAML: {exc}") from exc
+
+
 def load_params(path: str | os.PathLike[str] = DEFAULT_PARAMS) -> dict[str, Any]:
     """Read params.yaml; a missing or malformed file is a :class:`ConfigError` naming the file."""
     p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"params file {p} not found; run from the repository root or pass --params PATH")
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{p} is not valid YAML: {exc}") from exc
+    data = read_yaml(p, "params file", "run from the repository root or pass --params PATH")
     if not isinstance(data, dict):
         raise ConfigError(f"{p} must be a mapping at top level, got {type(data).__name__}")
     return data
@@ -153,6 +160,21 @@ def require(cond: bool, where: str, message: str) -> None:
     """Raise :class:`ConfigError` ``"<where>: <message>"`` unless ``cond``."""
     if not cond:
         raise ConfigError(f"{where}: {message}")
+
+
+def require_unique(ids: typing.Sequence[str], where: str, what: str) -> None:
+    """Raise :class:`ConfigError` when an id of a data file (a claim, a paper table) is used twice."""
+    dup = sorted({i for i in ids if ids.count(i) > 1})
+    require(not dup, where, f"{what} id {dup[0] if dup else ''!r} is used twice")
+
+
+def load_data_file(cls: type[T], path: str | os.PathLike[str], option: str) -> T:
+    """A YAML data file the user names (the claims, the paper tables) as dataclass ``cls``. A missing
+    file, bad YAML or a bad entry stops with the path, the key and the fix (``option``: the command
+    line option that names the file, and that ``''`` skips it)."""
+    flag = option.split()[-1]
+    raw = read_yaml(path, "file", f"pass the right path (`{option} FILE`) or {flag} '' to skip it")
+    return from_mapping(cls, raw, str(path))
 
 
 def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

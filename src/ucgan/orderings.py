@@ -24,10 +24,7 @@ import math
 from pathlib import Path
 from typing import Any, Literal, Mapping, Sequence
 
-import yaml
-
-from .config import from_mapping, require
-from .errors import ConfigError
+from .config import load_data_file, require, require_unique
 from .numbers import finite, stats
 
 
@@ -66,22 +63,12 @@ class PaperTablesFile:
     tables: list[PaperTable] = dataclasses.field(default_factory=list)
 
     def validate(self, where: str) -> None:
-        ids = [t.id for t in self.tables]
-        dup = sorted({i for i in ids if ids.count(i) > 1})
-        require(not dup, f"{where}.tables", f"table id {dup[0] if dup else ''!r} is used twice")
+        require_unique([t.id for t in self.tables], f"{where}.tables", "table")
 
 
 def load_paper_tables(path: str | Path) -> list[PaperTable]:
     """Read and check a paper-tables file; a bad entry stops with its position and key."""
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"paper tables file {p} not found; pass the right path (`ucgan report --paper-tables FILE`) "
-                          "or --paper-tables '' to skip the orderings")
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{p} is not valid YAML ({exc})") from exc
-    return from_mapping(PaperTablesFile, raw, str(p)).tables
+    return load_data_file(PaperTablesFile, path, "ucgan report --paper-tables").tables
 
 
 def _ranks(means: Mapping[str, float], higher: bool) -> dict[str, float]:
