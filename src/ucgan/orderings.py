@@ -10,8 +10,8 @@ and gives per metric:
 
 * Kendall's tau between the two orders over the methods both have (scipy), with its p-value;
 * the pairs whose order flips *clearly*: the paper separates them by more than the sum of its two
-  standard deviations and we separate them the other way by more than the sum of ours. A flip inside
-  either side's seed spread is noise, not a disagreement;
+  standard deviations and we separate them the other way by more than the sum of ours (each of ours
+  from two or more finite seeds). A flip inside either side's seed spread is noise, not a disagreement;
 * each method's rank in both.
 
 The report writes ``orderings.md`` / ``orderings.json``. A leaf module above ``numbers`` and ``config``.
@@ -102,11 +102,11 @@ def compare_orderings(tables: Sequence[PaperTable], records: Sequence[Mapping[st
         for metric, pm in t.metrics.items():
             higher = pm.direction == "higher"
             paper = {m: (float(v[0]), float(v[1]) if len(v) > 1 else 0.0) for m, v in pm.paper.items()}
-            ours: dict[str, tuple[float, float, int]] = {}
+            ours: dict[str, tuple[float, float | None, int]] = {}
             for m in paper:
                 mean, std, n = stats([finite(r.get(metric)) for r in by_run.get((t.dataset, m), [])])
                 if mean is not None:
-                    ours[m] = (mean, std or 0.0, n)
+                    ours[m] = (mean, std, n)  # std None with one finite seed
             shared = [m for m in paper if m in ours]
             p_rank = _ranks({m: paper[m][0] for m in shared}, higher) if shared else {}
             o_rank = _ranks({m: ours[m][0] for m in shared}, higher) if shared else {}
@@ -116,7 +116,10 @@ def compare_orderings(tables: Sequence[PaperTable], records: Sequence[Mapping[st
                 pd, od = paper[a][0] - paper[b][0], ours[a][0] - ours[b][0]
                 if pd * od >= 0:
                     continue  # same order (or a tie) on one side
-                if abs(pd) > paper[a][1] + paper[b][1] and abs(od) > ours[a][1] + ours[b][1]:
+                sa, sb = ours[a][1], ours[b][1]
+                if sa is None or sb is None:
+                    continue  # a spread needs two finite seeds: one seed cannot flip the paper's order
+                if abs(pd) > paper[a][1] + paper[b][1] and abs(od) > sa + sb:
                     better_paper, better_ours = (a, b) if (pd > 0) == higher else (b, a)
                     flips.append({"paper_better": better_paper, "ours_better": better_ours})
             p_best = min(p_rank, key=p_rank.get) if p_rank else None
@@ -166,7 +169,8 @@ def orderings_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
                   "| method | paper, mean ± std | paper rank | ours, mean ± std (n seeds) | our rank |",
                   "|---|---|---|---|---|"]
         for m in sorted(r["methods"], key=lambda x: (x["paper_rank"] is None, x["paper_rank"] or 0, x["method"])):
-            ours = "not run" if m["ours_mean"] is None else f"{_f(m['ours_mean'])} ± {_f(m['ours_std'], 2)} ({m['ours_n']})"
+            ours = ("not run" if m["ours_mean"] is None else
+                    f"{_f(m['ours_mean'])}" + ("" if m["ours_std"] is None else f" ± {_f(m['ours_std'], 2)}") + f" ({m['ours_n']})")
             lines.append(f"| {m['method']} | {_f(m['paper_mean'])} ± {_f(m['paper_std'], 2)} | {_rank(m['paper_rank'])} | "
                          f"{ours} | {_rank(m['ours_rank'])} |")
         tau = "—" if r["kendall_tau"] is None else f"{r['kendall_tau']:.2f} (p = {_f(r['kendall_p'], 2)})"

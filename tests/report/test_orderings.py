@@ -54,6 +54,13 @@ def test_lower_is_better_missing_methods_and_other_datasets() -> None:
     assert "Not run here: z." in orderings_markdown(rows)
 
 
+def test_one_seed_cannot_flip_the_papers_order() -> None:
+    recs = _recs("d", "a", [0.1]) + _recs("d", "b", [0.9, 0.91])
+    (row,) = compare_orderings([_table(a=[0.9, 0.01], b=[0.2, 0.01])], recs)
+    assert row["clear_flips"] == [] and row["paper_best"] == "a" and row["ours_best"] == "b"
+    assert "| a | 0.9 ± 0.01 | 1 | 0.1 (1) | 2 |" in orderings_markdown([row])
+
+
 @pytest.mark.parametrize("text, match", [
     ("tables: [{id: a, title: t, dataset: d, metrics: {nmi: {paper: {x: [1.0]}}}}]", "at least two methods"),
     ("tables: [{id: a, title: t, dataset: d, metrics: {nmi: {direction: up, paper: {x: [1], y: [2]}}}}]", "'up' is not one of"),
