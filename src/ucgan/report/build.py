@@ -146,6 +146,11 @@ DEFAULT_CLAIMS = "benchmarks/claims.yaml"
 DEFAULT_PAPER_TABLES = "benchmarks/paper_tables.yaml"
 
 
+def _wanted(path: str | None, default: str) -> bool:
+    """A data file the report reads: a named one must exist (its loader says so); the default is optional."""
+    return bool(path) and (path != default or Path(str(path)).is_file())
+
+
 def run_report(params_path: str = "params.yaml", out_dir: str = "reports", datasets: Sequence[str] = (),
                reference: str = REFERENCE_METHOD, use_registry: bool = True,
                claims_path: str | None = DEFAULT_CLAIMS,
@@ -157,12 +162,12 @@ def run_report(params_path: str = "params.yaml", out_dir: str = "reports", datas
     prm = P.load(params_path)
     tsec, esec = prm.train, prm.evaluate
     claims = []
-    if claims_path and (claims_path != DEFAULT_CLAIMS or Path(claims_path).is_file()):  # the default is optional
+    if _wanted(claims_path, DEFAULT_CLAIMS):
         from ..claims import load_claims
 
         claims = load_claims(claims_path)  # a bad claims file stops here, before any work
     tables = []
-    if paper_tables_path and (paper_tables_path != DEFAULT_PAPER_TABLES or Path(paper_tables_path).is_file()):
+    if _wanted(paper_tables_path, DEFAULT_PAPER_TABLES):
         from ..orderings import load_paper_tables
 
         tables = load_paper_tables(paper_tables_path)  # likewise
