@@ -154,7 +154,9 @@ def evaluate_one(params_path: str, dataset: str, method: str, seed: int, device_
     if prm.tracking.enabled and run_id:
         import mlflow
 
-        with tracking.log_into_run(run_id, prm.tracking) as run:
+        with tracking.log_into_run(run_id, prm.tracking, layout.run_id(dataset, method, seed),
+                                   tags={"dataset": dataset, "method": method, "base_method": base_method(method),
+                                         "seed": seed}) as run:
             scalars = {k: v for k, v in result.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
             run.log_metrics(scalars)
             mlflow.log_artifact(str(out), artifact_path="metrics")

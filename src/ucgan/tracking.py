@@ -223,13 +223,47 @@ def start_run(
         mlflow.end_run(status="FINISHED")
 
 
+def run_exists(run_id: str) -> bool:
+    """Whether the current tracking store holds ``run_id``.
+
+    A model folder restored from a team's shared DVC cache carries the id of a run in the store of
+    whoever trained it; this store may not have it, and that is not an error.
+    """
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        mlflow.get_run(run_id)
+    except MlflowException:
+        return False
+    return True
+
+
 @contextlib.contextmanager
-def log_into_run(run_id: str, cfg: TrackingConfig) -> Iterator[Run]:
+def log_into_run(run_id: str, cfg: TrackingConfig, run_name: str = "",
+                 tags: Mapping[str, Any] | None = None) -> Iterator[Run]:
     """Log more (evaluation metrics) into a finished run without changing its status, even when the
-    logging fails: a failed evaluation must not mark the training run FAILED."""
+    logging fails: a failed evaluation must not mark the training run FAILED.
+
+    When this store does not hold the training run (the model came from another machine's run
+    through the DVC cache), the metrics go to a new run ``<run_name>-evaluate`` whose tag
+    ``trained_run_id`` names the original, so evaluating a pulled model never fails on tracking.
+    """
     setup(cfg)
     import mlflow
 
+    if not run_exists(run_id):
+        str_tags = {k: str(v) for k, v in (tags or {}).items()}
+        r = mlflow.start_run(run_name=f"{run_name or run_id}-evaluate",
+                             tags={**str_tags, "stage": "evaluate", "trained_run_id": run_id,
+                                   HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())})
+        try:
+            yield Run(r)
+        except BaseException:
+            mlflow.end_run(status="FAILED")
+            raise
+        mlflow.end_run(status="FINISHED")
+        return
     status = mlflow.get_run(run_id).info.status
     r = mlflow.start_run(run_id=run_id)
     try:

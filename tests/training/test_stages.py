@@ -77,6 +77,29 @@ def test_a_variant_id_runs_under_its_own_name(project: Path) -> None:
     assert r.exit_code != 0 and "not declared under methods.wgan.variants" in r.output
 
 
+def test_evaluating_a_model_trained_under_another_tracking_store(project: Path) -> None:
+    """A model restored from the team's DVC cache names a run of its trainer's MLflow store: the
+    metrics go to a new run that names it, instead of failing after the evaluation."""
+    r = CliRunner().invoke(main, ["train", "--dataset", "tiny", "--method", "wgan", "--seed", "0"])
+    assert r.exit_code == 0, r.output
+    run_json = project / "models/tiny/wgan-s0/run.json"
+    foreign = "0123456789abcdef0123456789abcdef"
+    run_json.write_text(json.dumps({**json.loads(run_json.read_text()), "run_id": foreign}))
+    r = CliRunner().invoke(main, ["evaluate", "--dataset", "tiny", "--method", "wgan", "--seed", "0"])
+    assert r.exit_code == 0, r.output
+    assert (project / "metrics/tiny/wgan-s0.json").is_file()
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlruns/mlflow.db'}")
+    runs = mlflow.search_runs(experiment_names=["ucgan"], filter_string=f"tags.trained_run_id = '{foreign}'",
+                              output_format="list")
+    assert len(runs) == 1
+    run = runs[0]
+    assert run.info.run_name == "tiny-wgan-s0-evaluate" and run.info.status == "FINISHED"
+    assert run.data.tags["stage"] == "evaluate" and run.data.tags["method"] == "wgan"
+    assert "fid" in run.data.metrics
+
+
 def test_unknown_method_and_unreachable_server_fail_before_training(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     r = CliRunner().invoke(main, ["train", "--dataset", "tiny", "--method", "slogann"])
     assert r.exit_code == 2 and "unknown method 'slogann'" in r.output

@@ -59,17 +59,13 @@ def _logging_run(run_id: str | None, run_name: str, tags: Mapping[str, str]) -> 
     """Log the model into the training run (so the UI links version <-> run), or into the active
     run, or, when the training run lives in another store, into a new run that says so."""
     import mlflow
-    from mlflow.exceptions import MlflowException
+
+    from ..tracking import run_exists
 
     if mlflow.active_run() is not None:
         yield
         return
-    if run_id:
-        try:
-            mlflow.get_run(run_id)
-        except MlflowException:
-            run_id = None
-    if run_id:
+    if run_id and run_exists(run_id):
         with mlflow.start_run(run_id=run_id):
             yield
     else:
