@@ -31,6 +31,7 @@ from .errors import DivergenceError, Interrupted, UcganError
 from .io import atomic_dir, atomic_path, require_structure, torch_load, torch_save, write_json
 from .loop_config import LoopConfig  # noqa: F401  (re-exported: the loop's settings live beside params.yaml's checks)
 from .methods.base import Method
+from .stopping import StopRequest
 
 CHECKPOINT_VERSION = 1
 
@@ -182,29 +183,6 @@ def save_grid(samples: list[torch.Tensor], path: Path, modality: str, value_rang
 
 
 # --------------------------------------------------------------------------- the loop
-class _StopRequest:
-    """SIGINT/SIGTERM set a flag; the loop checkpoints at the end of the current step and exits."""
-
-    def __init__(self) -> None:
-        self.signum: int | None = None
-        self._old: dict[int, Any] = {}
-
-    def __enter__(self) -> "_StopRequest":
-        for s in (signal.SIGINT, signal.SIGTERM):
-            try:
-                self._old[s] = signal.signal(s, self._handle)
-            except ValueError:  # not in the main thread (e.g. inside a Prefect task): no handlers
-                pass
-        return self
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        self.signum = signum
-
-    def __exit__(self, *exc: Any) -> None:
-        for s, h in self._old.items():
-            signal.signal(s, h)
-
-
 class TrainingInterrupted(Interrupted):
     """Raised after a signal once the checkpoint is safely written."""
 
@@ -393,7 +371,7 @@ def train(
     import sys
 
     tty = sys.stderr.isatty()  # under DVC/CI/Prefect logs: a line every 30 s instead of a live bar
-    with _StopRequest() as stop, tqdm(total=cfg.steps, initial=start, disable=not cfg.progress,
+    with StopRequest() as stop, tqdm(total=cfg.steps, initial=start, disable=not cfg.progress,
                                       desc=f"{method.name}", unit="step", dynamic_ncols=tty,
                                       mininterval=0.5 if tty else 30.0, maxinterval=60.0 if tty else 120.0) as bar:
         for step in range(start, cfg.steps):

@@ -108,6 +108,36 @@ def test_resume_reproduces_uninterrupted_run(image_root, tmp_path, monkeypatch):
     assert np.allclose(a["test_h"], b["test_h"], atol=1e-5)
 
 
+@pytest.mark.parametrize("stop_after", [6, 8])  # inside epoch 2 (4 steps an epoch), and at its end
+def test_a_stop_request_checkpoints_after_the_step_and_resumes_exactly(image_root, tmp_path, stop_after):
+    """SIGINT/SIGTERM (simulated by ``stop_after``) end pretraining after the current step, not the epoch:
+    the checkpoint carries the epoch's order and progress, so the resumed run equals the uninterrupted one."""
+    cfg = _cfg(epochs=3, checkpoint_every=0, probe=False)
+    pretrain("tiny", cfg, image_root, tmp_path / "full", "cpu", OFF, progress=False, ckpt_path=tmp_path / "full.pt")
+    out, ckpt = tmp_path / "resumed", tmp_path / "resumed.pt"
+    with pytest.raises(simclr.PretrainInterrupted, match=f"stopped at step {stop_after}/12 .*Re-run the same command"):
+        pretrain("tiny", cfg, image_root, out, "cpu", OFF, progress=False, ckpt_path=ckpt, stop_after=stop_after)
+    assert not out.exists() and ckpt.is_file()
+    m = pretrain("tiny", cfg, image_root, out, "cpu", OFF, progress=False, ckpt_path=ckpt)
+    assert m["resumed_from_epoch"] == stop_after // 4 and m["steps"] == 12 and not ckpt.exists()
+    assert (out / "loss.csv").read_text() == (tmp_path / "full" / "loss.csv").read_text()
+    a, b = np.load(out / "embeddings.npz"), np.load(tmp_path / "full" / "embeddings.npz")
+    assert np.allclose(a["test_h"], b["test_h"], atol=1e-5)
+
+
+def test_stop_request_catches_the_signal_and_restores_the_handlers():
+    import os
+    import signal
+
+    from ucgan.stopping import StopRequest
+
+    before = signal.getsignal(signal.SIGTERM)
+    with StopRequest() as stop:
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert stop.signum == signal.SIGTERM and stop.name == "SIGTERM"
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
 def test_checkpoint_with_other_config_is_not_reused(image_root, tmp_path, monkeypatch):
     out, ckpt = tmp_path / "enc", tmp_path / "enc.pt"
     monkeypatch.setattr(simclr, "_save_ckpt", _crash_after(simclr._save_ckpt))

@@ -22,7 +22,7 @@ import io
 import math
 import time
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Literal, NoReturn
 
 import numpy as np
 import torch
@@ -31,8 +31,9 @@ from torch import nn
 from .. import layout
 from ..config import to_dict
 from ..data.dataset import PREPARED_ROOT, Split, content_hash, load_split
-from ..errors import DataError, DivergenceError
+from ..errors import DataError, DivergenceError, Interrupted
 from ..io import atomic_dir, save_npz, torch_load, torch_save, write_json, write_text
+from ..stopping import StopRequest
 from ..tracking import TrackingConfig, start_run
 from .augment import BatchedImageViews, LightlyImageViews, Normalizer, VectorViews
 from .backbones import UNTRAINED, build_backbone, resolve_backbone
@@ -125,6 +126,14 @@ class _State:
     cpu_seconds: float = 0.0
     epoch_seconds: list[float] = dataclasses.field(default_factory=list)
     resumed_from_epoch: int = 0
+    # inside an epoch (a stop between two steps): the epoch's order, the next step, its losses so far
+    perm: torch.Tensor | None = None
+    epoch_step: int = 0
+    epoch_losses: list[float] = dataclasses.field(default_factory=list)
+
+
+class PretrainInterrupted(Interrupted):
+    """SIGINT/SIGTERM (or ``stop_after``) stopped pretraining after a step; the checkpoint resumes it exactly."""
 
 
 def _lr_at(step: int, total: int, warmup: int, base: float, time_frac: float = 0.0) -> float:
@@ -188,11 +197,15 @@ def pretrain(
     dataset: str, cfg: PretrainConfig, prepared_root: str | Path = PREPARED_ROOT,
     out_dir: str | Path | None = None, device: torch.device | str = "cpu",
     tracking_cfg: TrackingConfig | None = None, progress: bool = True, ckpt_path: str | Path | None = None,
+    stop_after: int | None = None,
 ) -> dict[str, Any]:
     """Train (or, for ``alexnet_random``, just initialise) the encoder of ``dataset``; returns metrics.
 
     Resumes from ``ckpt_path`` (default ``checkpoints/encoders/<dataset>.pt``) when it was written
-    with the same config and data.
+    with the same config and data. SIGINT/SIGTERM stop after the current step with a checkpoint
+    (:class:`PretrainInterrupted`): a scheduler's stop loses at most one step, and the resumed run
+    ends with the weights an uninterrupted one would have. ``stop_after`` simulates that stop after
+    so many steps (tests).
     """
     device = torch.device(device)
     out = Path(out_dir) if out_dir is not None else layout.encoder_dir(dataset)
@@ -235,7 +248,7 @@ def pretrain(
         run.log_params({"dataset": dataset, **to_dict(cfg), "feature_dim": feature_dim})
         state = _State()
         if trainable and cfg.epochs > 0:
-            state = _train(enc, cfg, train, normalizer, device, ckpt, fingerprint, run, progress)
+            state = _train(enc, cfg, train, normalizer, device, ckpt, fingerprint, run, progress, stop_after)
         enc.eval()
         h_tr, z_tr = embed(enc, train.x, device)
         h_te, z_te = embed(enc, test.x, device)
@@ -301,7 +314,8 @@ def _steps_per_epoch(n: int, batch_size: int) -> int:
 
 
 def _train(enc: Encoder, cfg: PretrainConfig, train: Split, normalizer: Normalizer, device: torch.device,
-           ckpt_path: Path, fingerprint: dict[str, Any], run: Any, progress: bool) -> _State:
+           ckpt_path: Path, fingerprint: dict[str, Any], run: Any, progress: bool,
+           stop_after: int | None = None) -> _State:
     from lightly.loss import NTXentLoss
     from tqdm.auto import tqdm
 
@@ -324,50 +338,71 @@ def _train(enc: Encoder, cfg: PretrainConfig, train: Split, normalizer: Normaliz
     base_seconds, base_cpu = state.train_seconds, state.cpu_seconds
     bar = tqdm(range(state.epoch, cfg.epochs), desc=f"pretrain {fingerprint['config']['backbone']}",
                initial=state.epoch, total=cfg.epochs, disable=not progress, mininterval=1.0)
-    for epoch in bar:
-        t_epoch = time.perf_counter()
-        perm = torch.randperm(n, generator=g)
-        epoch_losses: list[float] = []
-        for i in range(spe):
-            idx = perm[i * bs:(i + 1) * bs]
-            time_frac = 0.0
-            if cfg.max_minutes > 0:
-                time_frac = (base_seconds + time.perf_counter() - t_start) / (cfg.max_minutes * 60)
-            for group in opt.param_groups:
-                group["lr"] = _lr_at(state.step, total, warmup, cfg.lr, time_frac)
-            v0, v1 = views(idx, g), views(idx, g)
-            z0 = enc.head(enc.backbone(v0))
-            z1 = enc.head(enc.backbone(v1))
-            loss = criterion(z0, z1)
-            if not torch.isfinite(loss):
-                raise DivergenceError(
-                    f"SimCLR loss became {loss.item()} at step {state.step}; lower pretrain.lr "
-                    f"(now {cfg.lr}) or raise pretrain.temperature (now {cfg.temperature})."
-                )
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            epoch_losses.append(float(loss.item()))
-            state.step += 1
-        state.losses.extend(epoch_losses)
-        state.epoch = epoch + 1
-        state.train_seconds = base_seconds + time.perf_counter() - t_start
-        state.cpu_seconds = base_cpu + time.process_time() - c_start
-        state.epoch_seconds.append(time.perf_counter() - t_epoch)
-        first_step = state.step - len(epoch_losses)
-        for j, v in enumerate(epoch_losses):
-            run.log_metrics({"loss": v}, step=first_step + j)
-        run.log_metrics({"epoch_loss": float(np.mean(epoch_losses)), "lr": opt.param_groups[0]["lr"]}, step=state.step)
-        bar.set_postfix(loss=f"{np.mean(epoch_losses):.3f}", img_s=f"{state.step * bs * 2 / max(1e-9, state.train_seconds):.0f}")
-        done = state.epoch >= cfg.epochs
-        out_of_time = cfg.max_minutes > 0 and state.train_seconds >= cfg.max_minutes * 60
-        if not done and cfg.checkpoint_every and (state.epoch % cfg.checkpoint_every == 0 or out_of_time):
-            _save_ckpt(ckpt_path, fingerprint, enc, opt, g, state)
-        if out_of_time and not done:
-            bar.write(f"pretrain: stopping after {state.epoch}/{cfg.epochs} epochs (max_minutes={cfg.max_minutes})")
-            break
+    with StopRequest() as stop:
+        for epoch in bar:
+            t_epoch = time.perf_counter()
+            if state.perm is not None:  # resumed inside this epoch: same order, from the next step
+                perm, first, epoch_losses = state.perm, state.epoch_step, list(state.epoch_losses)
+                state.perm, state.epoch_step, state.epoch_losses = None, 0, []
+            else:
+                perm, first, epoch_losses = torch.randperm(n, generator=g), 0, []
+            for i in range(first, spe):
+                idx = perm[i * bs:(i + 1) * bs]
+                time_frac = 0.0
+                if cfg.max_minutes > 0:
+                    time_frac = (base_seconds + time.perf_counter() - t_start) / (cfg.max_minutes * 60)
+                for group in opt.param_groups:
+                    group["lr"] = _lr_at(state.step, total, warmup, cfg.lr, time_frac)
+                v0, v1 = views(idx, g), views(idx, g)
+                z0 = enc.head(enc.backbone(v0))
+                z1 = enc.head(enc.backbone(v1))
+                loss = criterion(z0, z1)
+                if not torch.isfinite(loss):
+                    raise DivergenceError(
+                        f"SimCLR loss became {loss.item()} at step {state.step}; lower pretrain.lr "
+                        f"(now {cfg.lr}) or raise pretrain.temperature (now {cfg.temperature})."
+                    )
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                epoch_losses.append(float(loss.item()))
+                state.step += 1
+                if (stop.signum is not None or state.step == stop_after) and i + 1 < spe:
+                    state.train_seconds = base_seconds + time.perf_counter() - t_start
+                    state.cpu_seconds = base_cpu + time.process_time() - c_start
+                    state.perm, state.epoch_step, state.epoch_losses = perm, i + 1, epoch_losses
+                    _save_ckpt(ckpt_path, fingerprint, enc, opt, g, state)
+                    _interrupted(stop, stop_after, state, cfg, spe, ckpt_path)
+            state.losses.extend(epoch_losses)
+            state.epoch = epoch + 1
+            state.train_seconds = base_seconds + time.perf_counter() - t_start
+            state.cpu_seconds = base_cpu + time.process_time() - c_start
+            state.epoch_seconds.append(time.perf_counter() - t_epoch)
+            first_step = state.step - len(epoch_losses)
+            for j, v in enumerate(epoch_losses):
+                run.log_metrics({"loss": v}, step=first_step + j)
+            run.log_metrics({"epoch_loss": float(np.mean(epoch_losses)), "lr": opt.param_groups[0]["lr"]}, step=state.step)
+            bar.set_postfix(loss=f"{np.mean(epoch_losses):.3f}", img_s=f"{state.step * bs * 2 / max(1e-9, state.train_seconds):.0f}")
+            done = state.epoch >= cfg.epochs
+            out_of_time = cfg.max_minutes > 0 and state.train_seconds >= cfg.max_minutes * 60
+            if not done and cfg.checkpoint_every and (state.epoch % cfg.checkpoint_every == 0 or out_of_time):
+                _save_ckpt(ckpt_path, fingerprint, enc, opt, g, state)
+            if out_of_time and not done:
+                bar.write(f"pretrain: stopping after {state.epoch}/{cfg.epochs} epochs (max_minutes={cfg.max_minutes})")
+                break
+            if not done and (stop.signum is not None or state.step == stop_after):
+                _save_ckpt(ckpt_path, fingerprint, enc, opt, g, state)
+                _interrupted(stop, stop_after, state, cfg, spe, ckpt_path)
     bar.close()
     return state
+
+
+def _interrupted(stop: StopRequest, stop_after: int | None, state: _State, cfg: PretrainConfig, spe: int,
+                 ckpt_path: Path) -> NoReturn:
+    why = stop.name or f"stop_after={stop_after}"
+    raise PretrainInterrupted(
+        f"pretraining stopped at step {state.step}/{spe * cfg.epochs} ({why}); checkpoint saved to {ckpt_path}. "
+        "Re-run the same command to resume.")
 
 
 def _save_ckpt(path: Path, fingerprint: dict[str, Any], enc: Encoder, opt: torch.optim.Optimizer,
@@ -379,6 +414,9 @@ def _save_ckpt(path: Path, fingerprint: dict[str, Any], enc: Encoder, opt: torch
         "cpu_seconds": state.cpu_seconds,
         "backbone": enc.backbone.state_dict(), "head": enc.head.state_dict(), "opt": opt.state_dict(),
         "rng": g.get_state(), "torch_rng": torch.get_rng_state(),
+        # a stop inside an epoch: that epoch's order and progress (empty between epochs)
+        "epoch_perm": state.perm if state.perm is not None else torch.empty(0, dtype=torch.long),
+        "epoch_step": state.epoch_step, "epoch_losses": torch.tensor(state.epoch_losses, dtype=torch.float64),
     })
 
 
@@ -402,7 +440,12 @@ def _try_resume(path: Path, fingerprint: dict[str, Any], enc: Encoder, opt: torc
     g.set_state(obj["rng"])
     torch.set_rng_state(obj["torch_rng"])
     epoch = int(obj["epoch"])
-    tqdm.write(f"pretrain: resuming from {path} at epoch {epoch}")
+    perm = obj.get("epoch_perm")
+    inside = perm is not None and perm.numel() > 0
+    tqdm.write(f"pretrain: resuming from {path} at epoch {epoch}"
+               + (f", step {int(obj['epoch_step'])} of the epoch" if inside else ""))
     return _State(epoch=epoch, step=int(obj["step"]), losses=[float(v) for v in obj["losses"].tolist()],
                   train_seconds=float(obj["train_seconds"]), cpu_seconds=float(obj.get("cpu_seconds", 0.0)),
-                  resumed_from_epoch=epoch)
+                  resumed_from_epoch=epoch, perm=perm if inside else None,
+                  epoch_step=int(obj.get("epoch_step", 0)) if inside else 0,
+                  epoch_losses=[float(v) for v in obj["epoch_losses"].tolist()] if inside else [])
