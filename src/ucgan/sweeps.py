@@ -24,8 +24,11 @@ Per run, from its metrics file (components matched to classes by ICFID's matchin
 * ``rare_fid`` = mean of ``icfid_per_class`` over the tracked classes;
 * ``rare_generated``: every tracked class has a matched component with a finite FID.
 
-The summary gives, per method, the largest imbalance at which the learned share is within
-``tolerance`` (0.05) of the truth (mean over seeds) and the rare component is generated in every seed.
+The summary gives, per method, the largest imbalance *up to which* it holds: at every dataset of the
+sweep with that imbalance or less, the learned share is within ``tolerance`` (0.05) of the truth (mean
+over seeds) and the rare component is generated in every seed. A pass beyond a failure does not count
+(MNIST-2 at 7:3 and 3:7 have the same imbalance: a method must hold at both), and the datasets where it
+fails are listed beside it.
 """
 from __future__ import annotations
 
@@ -94,15 +97,18 @@ def aggregate(rows: Sequence[Mapping[str, Any]], datasets: Sequence[str]) -> lis
 
 
 def summary(agg: Sequence[Mapping[str, Any]], tolerance: float = SHARE_TOLERANCE) -> list[dict[str, Any]]:
-    """Per method: the largest imbalance at which the tracked share is within ``tolerance`` of the
-    truth (mean over seeds) and the rare component is generated in every seed."""
+    """Per method: the largest imbalance up to which the tracked share is within ``tolerance`` of the
+    truth (mean over seeds) and the rare component is generated in every seed, at every dataset of
+    that imbalance or less (why: a user asks how far a method can be trusted, not where it got lucky)."""
     out = []
     for m in dict.fromkeys(a["method"] for a in agg):
         rows = [a for a in agg if a["method"] == m]
         ok = [a for a in rows if a["learned_share"] is not None and abs(a["learned_share"] - a["true_share"]) <= tolerance
               and a["rare_generated_all_seeds"]]
         failed = [a["dataset"] for a in rows if a not in ok]
-        best = max(ok, key=lambda a: a["imbalance"]) if ok else None
+        first_fail = min((a["imbalance"] for a in rows if a not in ok), default=math.inf)
+        held = [a for a in ok if a["imbalance"] < first_fail]
+        best = max(held, key=lambda a: a["imbalance"]) if held else None
         out.append({"method": m, "given": any(a.get("given") for a in rows), "largest_imbalance_ok": None if best is None else best["imbalance"],
                     "at_dataset": None if best is None else best["dataset"], "failed_at": failed,
                     "n_datasets": len(rows), "seeds": sorted({a["n_seeds"] for a in rows})})
@@ -246,9 +252,11 @@ def write_sweep(name: str, spec: SweepSpec, records: Sequence[Mapping[str, Any]]
           "holding most of its samples (`mixing_learned_grouped`); † = the shares are the cluster stage's, given to "
           "the method, not learned by it.", "",
           "## Summary", "",
-          f"Largest imbalance (largest / smallest class share) at which the learned share of {label} is within "
-          f"{spec.tolerance:g} of the truth (mean over seeds) and its component is generated in every seed:", "",
-          "| method | largest imbalance that holds | at | fails at | seeds |", "|---|---|---|---|---|"]
+          f"Largest imbalance (largest / smallest class share) up to which the learned share of {label} is within "
+          f"{spec.tolerance:g} of the truth (mean over seeds) and its component is generated in every seed, at every "
+          "dataset of the sweep with that imbalance or less (a pass beyond a failure does not count; the failures "
+          "are listed):", "",
+          "| method | holds up to imbalance | at | fails at | seeds |", "|---|---|---|---|---|"]
     for s in summ:
         md.append(f"| {s['method']}{' †' if s.get('given') else ''} | {f(s['largest_imbalance_ok'])} | {s['at_dataset'] or '—'} | "
                   f"{', '.join(s['failed_at']) or '—'} | {', '.join(map(str, s['seeds']))} |")

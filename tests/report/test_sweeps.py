@@ -36,6 +36,7 @@ def _records() -> list[dict[str, Any]]:
             recs.append(_rec(d, "good", s, t + 0.01 * (s - 1)))
             recs.append(_rec(d, "flat", s, 0.5))
             recs.append(_rec(d, "lost", s, t, matched=not (d == "r9" and s == 2)))
+            recs.append(_rec(d, "lucky", s, t if d != "r3" else 0.5))  # fails at 1:3, right again at 1:9
     return recs
 
 
@@ -54,6 +55,8 @@ def test_run_rows_and_summary() -> None:
     assert summ["good"]["largest_imbalance_ok"] == pytest.approx(9.0) and summ["good"]["failed_at"] == []
     assert summ["flat"]["largest_imbalance_ok"] == pytest.approx(1.0) and summ["flat"]["failed_at"] == ["r3", "r9"]
     assert summ["lost"]["largest_imbalance_ok"] == pytest.approx(3.0) and summ["lost"]["failed_at"] == ["r9"]
+    # a pass beyond a failure does not count: it holds up to the failure only
+    assert summ["lucky"]["largest_imbalance_ok"] == pytest.approx(1.0) and summ["lucky"]["failed_at"] == ["r3"]
     with pytest.raises(ConfigError, match="do not exist"):
         S.run_row(_records()[0], [7])
 
