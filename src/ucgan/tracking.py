@@ -253,16 +253,10 @@ def log_into_run(run_id: str, cfg: TrackingConfig, run_name: str = "",
     import mlflow
 
     if not run_exists(run_id):
-        str_tags = {k: str(v) for k, v in (tags or {}).items()}
-        r = mlflow.start_run(run_name=f"{run_name or run_id}-evaluate",
-                             tags={**str_tags, "stage": "evaluate", "trained_run_id": run_id,
-                                   HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())})
-        try:
-            yield Run(r)
-        except BaseException:
-            mlflow.end_run(status="FAILED")
-            raise
-        mlflow.end_run(status="FINISHED")
+        with start_run(f"{run_name or run_id}-evaluate", cfg,
+                       tags={**(tags or {}), "stage": "evaluate", "trained_run_id": run_id}) as new:
+            assert isinstance(new, Run)  # tracking is on here
+            yield new
         return
     status = mlflow.get_run(run_id).info.status
     r = mlflow.start_run(run_id=run_id)
