@@ -132,3 +132,23 @@ def test_share_counts_every_component_and_marks_given_shares() -> None:
     assert given is not None and given["given"]
     agg = S.aggregate([given], ["r3"])
     assert agg[0]["given"] and S.summary(agg)[0]["given"]
+
+
+def test_a_rare_class_without_a_component_of_its_own_is_not_generated() -> None:
+    """SLOGAN A.7's shape: the rare class's true share is 0.01, the method gives it no component (grouped
+    share 0, within 0.05 of the truth), yet the matching still pairs it with some component: not held."""
+    recs = []
+    for s in range(3):
+        for d, k in (("r1", 1.0), ("r9", 9.0)):
+            t = 1.0 / (1.0 + k)
+            for m, small in (("kept", t / 2), ("dropped", 0.0 if d == "r9" else t / 2)):
+                rec = _rec(d, m, s, t)
+                rec["mixing_learned_grouped"] = [small, t / 2, (1 - t) / 2, (1 - t) / 2 + t / 2 - small]
+                recs.append(rec)
+    rows = [r for r in (S.run_row(x, [0]) for x in recs) if r]
+    dropped = next(r for r in rows if (r["dataset"], r["method"]) == ("r9", "dropped"))
+    assert dropped["learned_share"] == 0.0 and abs(dropped["true_share"] - 0.05) < 1e-9
+    assert dropped["rare_fid"] is not None and not dropped["rare_generated"]
+    summ = {x["method"]: x for x in S.summary(S.aggregate(rows, ["r1", "r9"]), tolerance=0.06)}
+    assert summ["kept"]["largest_imbalance_ok"] == pytest.approx(9.0)
+    assert summ["dropped"]["largest_imbalance_ok"] == pytest.approx(1.0) and summ["dropped"]["failed_at"] == ["r9"]
