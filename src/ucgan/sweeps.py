@@ -24,8 +24,8 @@ Per run, from its metrics file (components matched to classes by ICFID's matchin
 * ``rare_fid`` = mean of ``icfid_per_class`` over the tracked classes;
 * ``rare_generated``: every tracked class has a matched component with a finite FID *and* a component
   of its own (a grouped share above 0: some component generates mostly that class). Why both: the
-  matching gives every class a component even when none generates it (SLOGAN's digit 8 at 10 % in
-  SLOGAN A.7 is matched to a component of 9s), and with a rare class's true share of 0.01 a learned
+  matching gives every class a component even when none generates it (in SLOGAN A.7 at 10 %, SLOGAN's
+  8s are matched to a component of another digit), and with a rare class's true share of 0.01 a learned
   share of 0 is within any absolute tolerance, so the share alone would credit a method that lost it.
 
 The summary gives, per method, the largest imbalance *up to which* it holds: at every dataset of the
