@@ -7,6 +7,7 @@ imports another's module to get it, so the import graph has no cycle.
 """
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from . import layout
 from .errors import UcganError
 from .io import require_structure, torch_load
 from .methods import DataInfo, Method, base_method, get_method
+from .methods.base import for_inference
 
 
 def pipeline_resources(dataset: str) -> dict[str, Any]:
@@ -27,15 +29,22 @@ def pipeline_resources(dataset: str) -> dict[str, Any]:
     }
 
 
-def build_method(name: str, cfg: Any, info: DataInfo, device: torch.device, resources: dict[str, Any]) -> Method:
+def build_method(name: str, cfg: Any, info: DataInfo, device: torch.device, resources: dict[str, Any],
+                 *, inference: bool = False) -> Method:
+    """The method ``name`` (a paper id or variant id) with the pipeline artifacts it consumes attached.
+
+    ``inference``: build it without optimisers (:func:`ucgan.methods.base.for_inference`), for a run
+    that is only sampled, assigned and scored.
+    """
     cls = get_method(base_method(name))  # a variant id (slogan+moves) builds its paper method
     if cls.needs_encoder:
         missing = [str(p) for k, p in resources.items() if k.endswith("_path") and not Path(p).is_file()]
         if missing:
             raise UcganError(f"method {name} needs the pretrain/cluster outputs {missing}; run "
                              f"`dvc repro cluster@{info.dataset}` (or `ucgan pretrain` and `ucgan cluster`) first.")
-    m = cls(cfg, info, device)
-    m.attach(resources)
+    with for_inference() if inference else contextlib.nullcontext():
+        m = cls(cfg, info, device)
+        m.attach(resources)  # LSC-GAN builds its G (and G's optimiser) here
     return m
 
 
@@ -44,7 +53,9 @@ def load_trained(model_dir: str | Path, device: torch.device,
     """Rebuild a trained method from ``model.pt`` alone (tensors + plain data, weights_only).
 
     ``model_dir`` is a run folder or a ``.pt`` file; ``resources`` overrides the repository paths of
-    the pretrain/cluster outputs (a registry version carries its own copies).
+    the pretrain/cluster outputs (a registry version carries its own copies). The method comes
+    without optimisers (it is scored, sampled or served, never trained further: resuming a
+    training reads the loop's checkpoint, not ``model.pt``).
     """
     from .config import from_mapping
 
@@ -61,7 +72,7 @@ def load_trained(model_dir: str | Path, device: torch.device,
                     value_range=None if i["value_range"] is None else tuple(i["value_range"]),
                     num_classes=int(i["num_classes"]), dataset=i.get("dataset", ""))
     res = {**pipeline_resources(info.dataset), **{k: Path(v) for k, v in (resources or {}).items()}}
-    m = build_method(meta["method"], cfg, info, device, res)
+    m = build_method(meta["method"], cfg, info, device, res, inference=True)
     m.load_state_dict(ck["method_state"])
     m.eval()
     return m, ck.get("ema"), meta

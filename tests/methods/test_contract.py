@@ -23,6 +23,7 @@ import torch
 from test_infoscc import make_artifacts  # noqa: E402  (same folder; pytest puts it on sys.path)
 
 from ucgan.methods import DataInfo, available, get_method
+from ucgan.methods.base import for_inference
 
 CPU = torch.device("cpu")
 POINTS = DataInfo("points", (2,), (-1.0, 1.0), 2, "tiny")
@@ -49,7 +50,11 @@ def artifacts(tmp_path_factory):
     return {m: make_artifacts(tmp_path_factory.mktemp(m), m) for m in ("points", "image")}
 
 
-def _build(name: str, modality: str, artifacts, over: dict | None = None, train: bool = True) -> tuple:
+def _build(name: str, modality: str, artifacts, over: dict | None = None, train: bool = True,
+           inference: bool = False) -> tuple:
+    if inference:  # as evaluation rebuilds a run from model.pt: no optimisers
+        with for_inference():
+            return _build(name, modality, artifacts, over, train)
     M = get_method(name)
     fields = {f.name for f in dataclasses.fields(M.Config)}
     kw = {k: v for k, v in {**SMALL, **TINY.get(name, {}), **(over or {})}.items() if k in fields}
@@ -127,9 +132,44 @@ def test_method_contract(case: tuple[str, str, dict], artifacts) -> None:
     for c in (None, k - 1):
         g1, g2 = torch.Generator().manual_seed(7), torch.Generator().manual_seed(7)
         torch.testing.assert_close(m.sample(4, component=c, generator=g1), m2.sample(4, component=c, generator=g2))
-    pairs = {"assign": (m.assign(real), m2.assign(real)), "features": (m.features(real), m2.features(real)),
-             "mixing": (m.mixing(), m2.mixing())}
-    for what, (v1, v2) in pairs.items():
-        assert (v1 is None) == (v2 is None), what
-        if v1 is not None:
-            np.testing.assert_array_equal(np.asarray(v1), np.asarray(v2), err_msg=what)
+    # evaluation's rebuild: the same networks and state without optimisers, the same samples; a step refuses
+    m3 = _build(name, modality, artifacts, over, train=False, inference=True)[0]
+    assert m3.optimizers() == {}
+    m3.load_state_dict(state)
+    m3.eval()
+    assert set(m3.state_dict()["modules"]) == set(state["modules"])
+    for other in (m2, m3):
+        g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+        torch.testing.assert_close(m.sample(4, generator=g1), other.sample(4, generator=g2))
+        pairs = {"assign": (m.assign(real), other.assign(real)), "features": (m.features(real), other.features(real)),
+                 "mixing": (m.mixing(), other.mixing())}
+        for what, (v1, v2) in pairs.items():
+            assert (v1 is None) == (v2 is None), what
+            if v1 is not None:
+                np.testing.assert_array_equal(np.asarray(v1), np.asarray(v2), err_msg=what)
+    m3.train()
+    with pytest.raises(RuntimeError, match="loaded for evaluation"):
+        m3.train_step(real, 0, 10)
+
+
+def test_an_evaluation_build_does_not_import_the_compiler() -> None:
+    """Why :func:`for_inference` exists: the first torch optimiser of a process imports ``torch._dynamo``
+    (a quarter of an evaluate stage's start-up). Checked in a fresh interpreter, where nothing else has."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, torch\n"
+        "from ucgan.experiment import build_method\n"
+        "from ucgan.methods import DataInfo, get_method\n"
+        "info = DataInfo('points', (2,), (-1.0, 1.0), 2, 'tiny')\n"
+        "cfg = get_method('slogan').Config(width=0.125, latent_dim=8)\n"
+        "m = build_method('slogan', cfg, info, torch.device('cpu'), {}, inference=True)\n"
+        "assert m.optimizers() == {} and 'torch._dynamo' not in sys.modules, 'inference build'\n"
+        "build_method('slogan', cfg, info, torch.device('cpu'), {})\n"
+        "print('torch._dynamo' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    # the training build does import it: if torch stops doing so, this test and for_inference can go
+    assert out.stdout.strip() == "True"

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import contextvars
 import dataclasses
 from typing import Any, ClassVar, Iterator, Mapping, Sequence, TypeVar
 
@@ -62,6 +63,37 @@ def update(loss: torch.Tensor, *optimizers: torch.optim.Optimizer) -> None:
     torch.autograd.backward(loss)  # = loss.backward(), which torch's stubs leave untyped
     for opt in optimizers:
         opt.step()
+
+
+#: Set while a method is built only to sample, assign and score (:func:`for_inference`).
+_INFERENCE: contextvars.ContextVar[bool] = contextvars.ContextVar("ucgan_method_inference", default=False)
+
+
+@contextlib.contextmanager
+def for_inference() -> Iterator[None]:
+    """Methods built inside this block get no optimisers (:meth:`Method.optimizer` returns a stand-in).
+
+    Why: the first ``torch.optim`` constructor of a process imports ``torch._dynamo``, about a
+    quarter of an evaluate stage's start-up, and a run rebuilt from ``model.pt`` to be scored,
+    sampled or served never takes a step. Its checkpoint's optimiser states are left unread.
+    """
+    token = _INFERENCE.set(True)
+    try:
+        yield
+    finally:
+        _INFERENCE.reset(token)
+
+
+class InferenceOnlyOptimizer:
+    """What :meth:`Method.optimizer` gives a method built :func:`for_inference`: any use says why it
+    cannot step instead of failing somewhere inside torch."""
+
+    def __init__(self, method: str, name: str) -> None:
+        self._what = f"optimizer {name!r} of {method}"
+
+    def __getattr__(self, attr: str) -> Any:
+        raise RuntimeError(f"{self._what} was not built: the method was loaded for evaluation "
+                           f"(`ucgan.experiment.load_trained`); build it with `build_method` to train it")
 
 
 @contextlib.contextmanager
@@ -180,10 +212,14 @@ class Method(abc.ABC):
         """Build ``cls(params, **hyper)`` (Adam unless told) and register it as optimiser ``name``.
 
         ``hyper`` goes to torch unchanged (only what the method passes, no defaults added), so the
-        hyperparameters and the parameter-group order are exactly the method's.
+        hyperparameters and the parameter-group order are exactly the method's. Inside
+        :func:`for_inference` nothing is built or registered and a stand-in that refuses to step
+        is returned.
         """
         if name in self._optimizers:
             raise ValueError(f"{self.name}: optimizer {name!r} registered twice")
+        if _INFERENCE.get():
+            return InferenceOnlyOptimizer(self.name, name)  # type: ignore[return-value]
         opt = cls(param_groups(params), **hyper)
         self._optimizers[name] = opt
         return opt
