@@ -6,6 +6,10 @@ folder holds only what the pipeline wrote (nothing is recomputed here) plus wher
 
     python benchmarks/publish_results.py --workspace ../ucgan-repro-cpu --out results/repro-cpu
 
+The folder also keeps every run's metrics file (``metrics/<dataset>/<run>.json``, ~3 KB each) so that the
+tables can be re-rendered, checked against a new protocol or extended with more runs without the
+workspace that trained them (the models stay in the DVC cache).
+
 Wall times come from the files the stages write: ``train.json`` (training seconds, images/s) beside each
 model, ``seconds.total`` of each metrics file, and the encoders' and clusters' ``metrics.json``.
 """
@@ -25,6 +29,15 @@ import yaml
 
 #: report files copied as they are (the figures and plot data folders are copied whole)
 REPORT_FILES = ("claims.md", "claims.json", "summary.csv", "wilcoxon.csv", "defaults_gap.json", "orderings.json")
+
+
+#: the repository this script belongs to (its claims and paper tables)
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _rel(target: Path, start: Path) -> str:
+    """``target`` as seen from the folder ``start`` (relative, so the published README works in any clone)."""
+    return os.path.relpath(target.resolve(), start.resolve())
 
 
 def _git(ws: Path, *args: str) -> str:
@@ -81,6 +94,12 @@ def publish(ws: Path, out: Path, reports: str = "reports", note: str = "") -> Pa
     for sub in ("figures", "plots", "sweeps"):
         if (rep / sub).is_dir():
             shutil.copytree(rep / sub, tmp / sub)
+    metrics_rel = Path((params.get("evaluate") or {}).get("out_root", "metrics"))
+    copied = 0
+    for mj in sorted((ws / metrics_rel).glob("*/*.json")):
+        (tmp / "metrics" / mj.parent.name).mkdir(parents=True, exist_ok=True)
+        shutil.copy2(mj, tmp / "metrics" / mj.parent.name / mj.name)
+        copied += 1
     (tmp / "params.yaml").write_text(params_text, encoding="utf-8")
     times = stage_times(ws, params)
     by_stage: dict[str, float] = {}
@@ -113,6 +132,13 @@ def publish(ws: Path, out: Path, reports: str = "reports", note: str = "") -> Pa
                if (tmp / "defaults_gap.md").is_file() else []),
              *(["- [orderings.md](orderings.md): the papers' comparison tables' method order beside ours (Kendall's tau)"]
                if (tmp / "orderings.md").is_file() else []),
+             *([f"- `metrics/`: one metrics file per run ({copied}), as `ucgan evaluate` wrote it; "
+                + ("the tables re-render from them in this folder (no models needed): `ucgan report --params "
+                   f"params.yaml --no-registry --out reports --claims {_rel(ROOT / 'benchmarks' / 'claims.yaml', out)} "
+                   f"--paper-tables {_rel(ROOT / 'benchmarks' / 'paper_tables.yaml', out)}`"
+                   if metrics_rel == Path("metrics") else
+                   f"(the params read them from `{metrics_rel}`: point `evaluate.out_root` at `metrics` to re-render)")]
+               if copied else []),
              f"- [provenance.json](provenance.json): commit, machine and the wall time of every stage ({runs} trainings; "
              + ", ".join(f"{k} {v / 60:.1f} min" for k, v in prov["seconds_per_stage_kind"].items()) + " summed over runs)", ""]
     if note:

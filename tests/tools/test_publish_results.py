@@ -45,6 +45,9 @@ def test_publish_copies_the_report_and_records_times(tmp_path: Path) -> None:
     assert "1 not run, 1 reproduced" in readme and "made here" in readme
     assert "sweeps/ring.md" in readme and "defaults_gap.md" in readme
     assert not (tmp_path / "results" / "x.tmp").exists()
+    # every run's metrics file travels with the report, so the tables re-render without the workspace
+    assert json.loads((out / "metrics" / "d" / "m-s0.json").read_text()) == {"seconds": {"total": 2.0}}
+    assert "one metrics file per run (1)" in readme and "ucgan report --params params.yaml" in readme
     # no report yet: a message, and nothing written
     r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "publish_results.py"), "--workspace", str(tmp_path),
                         "--out", str(tmp_path / "y")], capture_output=True, text=True)
