@@ -53,10 +53,15 @@ def _read(p: Path) -> dict[str, Any]:
         return {}
 
 
+def metrics_dir(params: dict[str, Any]) -> Path:
+    """Where the evaluate stages wrote the runs' metrics files (``evaluate.out_root``, relative to the workspace)."""
+    return Path((params.get("evaluate") or {}).get("out_root", "metrics"))
+
+
 def stage_times(ws: Path, params: dict[str, Any]) -> list[dict[str, Any]]:
     """One row per stage run that left timing behind (seconds as the stage measured them)."""
     t = params.get("train") or {}
-    out_root, metrics_root = Path(t.get("out_root", "models")), Path((params.get("evaluate") or {}).get("out_root", "metrics"))
+    out_root, metrics_root = Path(t.get("out_root", "models")), metrics_dir(params)
     rows: list[dict[str, Any]] = []
     for role in ("encoders", "eval-encoders", "clusters"):
         for d in sorted((ws / "models" / role).glob("*")):
@@ -94,7 +99,7 @@ def publish(ws: Path, out: Path, reports: str = "reports", note: str = "") -> Pa
     for sub in ("figures", "plots", "sweeps"):
         if (rep / sub).is_dir():
             shutil.copytree(rep / sub, tmp / sub)
-    metrics_rel = Path((params.get("evaluate") or {}).get("out_root", "metrics"))
+    metrics_rel = metrics_dir(params)
     copied = 0
     for mj in sorted((ws / metrics_rel).glob("*/*.json")):
         (tmp / "metrics" / mj.parent.name).mkdir(parents=True, exist_ok=True)
